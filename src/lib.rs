@@ -1,0 +1,29 @@
+//! MongoDB's duplicate-key error (code 11000, `E11000 duplicate key error ...`) as a typed,
+//! first-class value.
+//!
+//! ```
+//! use dupkey::{DuplicateKey, IsDuplicate};
+//! use mongodb::bson::doc;
+//!
+//! let dup = DuplicateKey::from_message(
+//!     "E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"ann@example.com\" }",
+//! )
+//! .unwrap();
+//! assert_eq!(dup.index(), Some("email_1"));
+//! assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
+//! assert!(dup.is_duplicate());
+//! ```
+//!
+//! With a driver error, `use dupkey::IsDuplicate` and ask it: `err.is_duplicate()`,
+//! `err.duplicate_key()`, `err.duplicate_keys()`.
+
+#![warn(missing_docs)]
+
+mod codes;
+mod duplicate_key;
+mod extract;
+mod is_duplicate;
+mod parse;
+
+pub use duplicate_key::DuplicateKey;
+pub use is_duplicate::IsDuplicate;
