@@ -41,8 +41,14 @@ use crate::parse::{self, Parsed};
 /// assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
 /// assert_eq!(dup.to_string(), r#"duplicate key for index "email_1" in "shop.users""#);
 /// ```
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct DuplicateKey(Box<Parts>);
+
+/// The parts, boxed: a `DuplicateKey` is one pointer wide, so `Result<T, DuplicateKey>`
+/// stays small (`clippy::result_large_err`), as `mongodb::error::Error` boxes its kind.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DuplicateKey {
+struct Parts {
     database: Option<String>,
     collection: Option<String>,
     index: Option<String>,
@@ -79,8 +85,10 @@ impl DuplicateKey {
     /// # Ok::<(), mongodb::bson::de::Error>(())
     /// ```
     pub fn from_error(err: &mongodb::error::Error) -> Option<Self> {
+        // The first in batch order: client bulk_write keeps its errors in a map.
         extract::failures(err)
-            .find(Failure::is_duplicate)
+            .filter(Failure::is_duplicate)
+            .min_by_key(|f| f.position)
             .map(|f| Self::from_failure(&f))
     }
 
@@ -134,7 +142,7 @@ impl DuplicateKey {
             key_pattern,
             key_value,
         } = parsed;
-        let mut dup = DuplicateKey {
+        let mut dup = DuplicateKey(Box::new(Parts {
             database,
             collection,
             index,
@@ -144,7 +152,7 @@ impl DuplicateKey {
             collation,
             position,
             message: message.to_owned(),
-        };
+        }));
         if let Some(reply) = reply {
             dup.merge_reply(reply);
         }
@@ -160,24 +168,32 @@ impl DuplicateKey {
                 .and_then(|raw| Document::try_from(raw).ok())
         };
         if let Some(collation) = document("collation") {
-            self.collation = Some(collation);
+            self.0.collation = Some(collation);
         }
         if let Some(pattern) = document("keyPattern") {
-            self.fields = pattern.keys().cloned().collect();
-            self.key_pattern = Some(pattern);
+            self.0.fields = pattern.keys().cloned().collect();
+            // 2d, 2dsphere and text indexes key geohashes, S2 cells and terms: their keyValue
+            // is not the value written.
+            let plain = pattern.values().all(|direction| {
+                matches!(
+                    direction,
+                    Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
+                )
+            });
+            self.0.key_pattern = Some(pattern);
             // A keyValue that is not valid UTF-8 (4.4/5.0 collation keys) fails to convert:
             // then the value is unknown, as is a value made of collation keys.
-            self.key_value = document("keyValue")
-                .filter(|value| self.collation.is_none() || !has_string(value));
+            self.0.key_value = document("keyValue")
+                .filter(|value| plain && (self.0.collation.is_none() || !has_string(value)));
         }
     }
 
     /// Sets the key pattern and the value from what the caller sent, which is exact where
     /// the server's reply was dropped or holds collation keys.
     pub(crate) fn with_key(mut self, pattern: Document, value: Document) -> Self {
-        self.fields = pattern.keys().cloned().collect();
-        self.key_pattern = Some(pattern);
-        self.key_value = Some(value);
+        self.0.fields = pattern.keys().cloned().collect();
+        self.0.key_pattern = Some(pattern);
+        self.0.key_value = Some(value);
         self
     }
 
@@ -191,7 +207,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.database(), Some("shop"));
     /// ```
     pub fn database(&self) -> Option<&str> {
-        self.database.as_deref()
+        self.0.database.as_deref()
     }
 
     /// The collection, when the server named it.
@@ -204,7 +220,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.collection(), Some("order items"));
     /// ```
     pub fn collection(&self) -> Option<&str> {
-        self.collection.as_deref()
+        self.0.collection.as_deref()
     }
 
     /// The unique index's name. The server sends it only in the message; clustered
@@ -218,7 +234,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.index(), None); // a clustered collection
     /// ```
     pub fn index(&self) -> Option<&str> {
-        self.index.as_deref()
+        self.0.index.as_deref()
     }
 
     /// The index's key pattern, such as `{ email: 1 }`: from the server's reply, from the
@@ -234,7 +250,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.key_pattern(), Some(&doc! { "tenant": 1, "email": -1 }));
     /// ```
     pub fn key_pattern(&self) -> Option<&Document> {
-        self.key_pattern.as_ref()
+        self.0.key_pattern.as_ref()
     }
 
     /// The duplicated value, typed, keyed by field: `{ email: "ann@example.com" }`.
@@ -252,7 +268,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.key_value(), Some(&doc! { "user": id }));
     /// ```
     pub fn key_value(&self) -> Option<&Document> {
-        self.key_value.as_ref()
+        self.0.key_value.as_ref()
     }
 
     /// The index's collation, when it has one (MongoDB 4.4+ prints it in the message).
@@ -267,7 +283,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.fields(), ["name"]);
     /// ```
     pub fn collation(&self) -> Option<&Document> {
-        self.collation.as_ref()
+        self.0.collation.as_ref()
     }
 
     /// The key's field names in index order, known even when the values are not; empty
@@ -281,7 +297,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.fields(), ["tenant", "profile.email"]);
     /// ```
     pub fn fields(&self) -> Vec<&str> {
-        self.fields.iter().map(String::as_str).collect()
+        self.0.fields.iter().map(String::as_str).collect()
     }
 
     /// The failed write's place in its batch (`insert_many`, client `bulk_write`); `None`
@@ -295,7 +311,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.position(), None);
     /// ```
     pub fn position(&self) -> Option<usize> {
-        self.position
+        self.0.position
     }
 
     /// The server's message, as the driver gave it. Empty when the server left it out (past
@@ -309,7 +325,7 @@ impl DuplicateKey {
     /// assert_eq!(DuplicateKey::from_message(text).unwrap().message(), text);
     /// ```
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
@@ -329,15 +345,56 @@ fn has_string(doc: &Document) -> bool {
 impl fmt::Display for DuplicateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("duplicate key")?;
-        if let Some(index) = &self.index {
+        if let Some(index) = &self.0.index {
             write!(f, " for index {index:?}")?;
         }
-        match (&self.database, &self.collection) {
-            (Some(db), Some(coll)) => write!(f, " in \"{}.{}\"", db.escape_debug(), coll.escape_debug()),
+        match (&self.0.database, &self.0.collection) {
+            (Some(db), Some(coll)) => {
+                write!(f, " in \"{}.{}\"", db.escape_debug(), coll.escape_debug())
+            }
             (None, Some(coll)) => write!(f, " in {coll:?}"),
             _ => Ok(()),
         }
     }
 }
 
+impl fmt::Debug for DuplicateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Parts {
+            database,
+            collection,
+            index,
+            fields,
+            key_pattern,
+            key_value,
+            collation,
+            position,
+            message,
+        } = &*self.0;
+        f.debug_struct("DuplicateKey")
+            .field("database", database)
+            .field("collection", collection)
+            .field("index", index)
+            .field("fields", fields)
+            .field("key_pattern", key_pattern)
+            .field("key_value", key_value)
+            .field("collation", collation)
+            .field("position", position)
+            .field("message", message)
+            .finish()
+    }
+}
+
 impl std::error::Error for DuplicateKey {}
+
+#[cfg(test)]
+mod tests {
+    use super::DuplicateKey;
+
+    #[test]
+    fn is_small_send_sync_and_static() {
+        fn assert_traits<T: Send + Sync + Clone + std::error::Error + 'static>() {}
+        assert_traits::<DuplicateKey>();
+        assert_eq!(std::mem::size_of::<DuplicateKey>(), std::mem::size_of::<usize>());
+    }
+}

@@ -16,14 +16,26 @@
 //!
 //! With a driver error, `use dupkey::IsDuplicate` and ask it: `err.is_duplicate()`,
 //! `err.duplicate_key()`, `err.duplicate_keys()`.
+//!
+//! For writes, extension traits on `mongodb::Collection` return conflicts as values, with
+//! the exact key: [`InsertOrConflict`], [`InsertManyOrConflict`] (a bulk import's report) and
+//! [`UpsertByUnique`] (an upsert checked against the collection's unique indexes).
 
 #![warn(missing_docs)]
 
 mod codes;
+mod conflict;
+mod conflict_body;
+pub mod dedupe;
 mod duplicate_key;
 mod extract;
 mod is_duplicate;
 mod parse;
 
+pub use conflict::{
+    InsertManyOrConflict, InsertManyReport, InsertOrConflict, UpsertByUnique, UpsertError,
+    UpsertOutcome, Upserted,
+};
+pub use conflict_body::ConflictBody;
 pub use duplicate_key::DuplicateKey;
 pub use is_duplicate::IsDuplicate;

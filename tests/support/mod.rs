@@ -48,7 +48,11 @@ pub async fn client_with(configure: impl FnOnce(&mut ClientOptions)) -> Client {
 /// A database name no other test of this process uses.
 pub fn unique_db(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn mongod_binary() -> PathBuf {
@@ -104,7 +108,11 @@ fn start() -> Mongod {
     wait_for_port(port, &dbpath);
     let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
     initiate(&uri, port);
-    Mongod { port, uri, _watchdog: Mutex::new(watchdog) }
+    Mongod {
+        port,
+        uri,
+        _watchdog: Mutex::new(watchdog),
+    }
 }
 
 fn tempdir() -> PathBuf {

@@ -1,0 +1,273 @@
+//! Conflict-aware writes against their raw driver baselines, on a real mongod (started by
+//! `tests/support`, stopped when the process exits).
+//!
+//! - `insert_one` vs `insert_or_conflict` (no conflict: fresh unique emails);
+//! - `find_one_and_update(..).upsert(true)` vs `upsert_by_unique` (`$inc` on 1,000 keys,
+//!   so mostly updates after the first round).
+//!
+//! Writes use `w: 1` (see `collection`). Each pair is measured interleaved: every iteration runs one baseline op and one helper op,
+//! in alternating order (A B, then B A), each timed on its own. Criterion gets two benchmarks
+//! per pair (one reports the baseline's times, the other the helper's, both measured while
+//! alternating), and the ratios printed at the end (throughput of the helper / throughput of
+//! the baseline, from mean and from median op times) come from every op timed in both, so
+//! drift (a growing collection, a checkpoint, a busy machine) weighs on both sides alike.
+//!
+//! A calibration pair (the upsert baseline against itself, on another collection) shows the
+//! harness's noise floor on the machine at hand.
+//!
+//! `cargo bench --bench conflict -- --warm-up-time 1 --measurement-time 5`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use dupkey::{InsertOrConflict, UpsertByUnique};
+use mongodb::bson::{doc, Document};
+use mongodb::options::{CollectionOptions, IndexOptions, WriteConcern};
+use mongodb::{Collection, IndexModel};
+use tokio::runtime::Runtime;
+
+/// Every op time of one side.
+#[derive(Default)]
+struct Side {
+    times: RefCell<Vec<Duration>>,
+}
+
+impl Side {
+    fn add(&self, took: Duration) {
+        self.times.borrow_mut().push(took);
+    }
+
+    fn ops(&self) -> usize {
+        self.times.borrow().len()
+    }
+
+    fn mean(&self) -> Duration {
+        let times = self.times.borrow();
+        times.iter().sum::<Duration>() / u32::try_from(times.len().max(1)).unwrap_or(u32::MAX)
+    }
+
+    fn median(&self) -> Duration {
+        let mut times = self.times.borrow().clone();
+        times.sort_unstable();
+        times.get(times.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// One baseline/helper pair, measured interleaved.
+struct Pair {
+    baseline: Side,
+    helper: Side,
+}
+
+impl Pair {
+    fn new() -> Self {
+        Pair {
+            baseline: Side::default(),
+            helper: Side::default(),
+        }
+    }
+
+    /// Runs `iters` (baseline, helper) pairs, alternating which goes first; returns the time
+    /// of the side `report` picks.
+    fn run<A, B>(
+        &self,
+        rt: &Runtime,
+        iters: u64,
+        baseline: A,
+        helper: B,
+        report_helper: bool,
+    ) -> Duration
+    where
+        A: AsyncFn(u64),
+        B: AsyncFn(u64),
+    {
+        rt.block_on(async {
+            let (mut base_time, mut helper_time) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..iters {
+                let time_base = async || {
+                    let start = Instant::now();
+                    baseline(i).await;
+                    start.elapsed()
+                };
+                let time_helper = async || {
+                    let start = Instant::now();
+                    helper(i).await;
+                    start.elapsed()
+                };
+                let (b, h) = if i.is_multiple_of(2) {
+                    let b = time_base().await;
+                    (b, time_helper().await)
+                } else {
+                    let h = time_helper().await;
+                    (time_base().await, h)
+                };
+                self.baseline.add(b);
+                self.helper.add(h);
+                base_time += b;
+                helper_time += h;
+            }
+            if report_helper {
+                helper_time
+            } else {
+                base_time
+            }
+        })
+    }
+
+    /// Helper throughput / baseline throughput, from the mean op times.
+    fn ratio_of_means(&self) -> f64 {
+        self.baseline.mean().as_secs_f64() / self.helper.mean().as_secs_f64()
+    }
+
+    /// The same from the median op times: what a busy machine's stalls do not move.
+    fn ratio_of_medians(&self) -> f64 {
+        self.baseline.median().as_secs_f64() / self.helper.median().as_secs_f64()
+    }
+}
+
+/// A collection with a unique index on `key`, written with `w: 1`: the server's wait for the
+/// journal (majority on a one-node replica set) would hide the client-side cost measured.
+async fn collection(db: &mongodb::Database, name: &str, key: &str) -> Collection<Document> {
+    let w1 = CollectionOptions::builder()
+        .write_concern(WriteConcern::nodes(1))
+        .build();
+    let coll = db.collection_with_options::<Document>(name, w1);
+    let unique = IndexOptions::builder().unique(true).build();
+    coll.create_index(
+        IndexModel::builder()
+            .keys(doc! { key: 1 })
+            .options(unique)
+            .build(),
+    )
+    .await
+    .expect("create index");
+    coll
+}
+
+fn user(n: u64, side: &str) -> Document {
+    doc! { "email": format!("user{n}-{side}@example.com"), "name": "Ann Example", "age": 42, "tags": ["a", "b"] }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let db_name = support::unique_db("bench_conflict");
+    let (client, raw_insert, ioc, raw_upsert, ubu, raw_upsert_2) = rt.block_on(async {
+        let client = support::client().await;
+        let db = client.database(&db_name);
+        (
+            client.clone(),
+            collection(&db, "raw_insert", "email").await,
+            collection(&db, "insert_or_conflict", "email").await,
+            collection(&db, "raw_upsert", "key").await,
+            collection(&db, "upsert_by_unique", "key").await,
+            collection(&db, "raw_upsert_2", "key").await,
+        )
+    });
+
+    let inserts = Pair::new();
+    let (next_raw, next_helper) = (Cell::new(0_u64), Cell::new(0_u64));
+    let fresh = |next: &Cell<u64>| {
+        let n = next.get();
+        next.set(n + 1);
+        n
+    };
+    let insert_baseline = async |_| {
+        let doc = user(fresh(&next_raw), "raw");
+        raw_insert.insert_one(doc).await.expect("insert_one");
+    };
+    let insert_helper = async |_| {
+        let doc = user(fresh(&next_helper), "helper");
+        ioc.insert_or_conflict(doc)
+            .await
+            .expect("insert")
+            .expect("no conflict");
+    };
+    let mut group = criterion.benchmark_group("insert");
+    group.bench_function("insert_one", |b| {
+        b.iter_custom(|iters| inserts.run(&rt, iters, insert_baseline, insert_helper, false))
+    });
+    group.bench_function("insert_or_conflict", |b| {
+        b.iter_custom(|iters| inserts.run(&rt, iters, insert_baseline, insert_helper, true))
+    });
+    group.finish();
+
+    let upserts = Pair::new();
+    let key = |i: u64| format!("key-{}", i % 1000);
+    let upsert_baseline = async |i| {
+        raw_upsert
+            .find_one_and_update(doc! { "key": key(i) }, doc! { "$inc": { "count": 1 } })
+            .upsert(true)
+            .await
+            .expect("find_one_and_update");
+    };
+    let upsert_helper = async |i| {
+        ubu.upsert_by_unique(doc! { "key": key(i) }, doc! { "$inc": { "count": 1 } })
+            .await
+            .expect("upsert_by_unique");
+    };
+    let mut group = criterion.benchmark_group("upsert");
+    group.bench_function("find_one_and_update_upsert", |b| {
+        b.iter_custom(|iters| upserts.run(&rt, iters, upsert_baseline, upsert_helper, false))
+    });
+    group.bench_function("upsert_by_unique", |b| {
+        b.iter_custom(|iters| upserts.run(&rt, iters, upsert_baseline, upsert_helper, true))
+    });
+    group.finish();
+
+    // The harness's own noise floor: the baseline against itself (another collection).
+    let calibration = Pair::new();
+    let upsert_baseline_2 = async |i| {
+        raw_upsert_2
+            .find_one_and_update(doc! { "key": key(i) }, doc! { "$inc": { "count": 1 } })
+            .upsert(true)
+            .await
+            .expect("find_one_and_update");
+    };
+    let mut group = criterion.benchmark_group("calibration");
+    group.bench_function("find_one_and_update_upsert", |b| {
+        b.iter_custom(|iters| {
+            calibration.run(&rt, iters, upsert_baseline, upsert_baseline_2, false)
+        })
+    });
+    group.bench_function("find_one_and_update_upsert_again", |b| {
+        b.iter_custom(|iters| calibration.run(&rt, iters, upsert_baseline, upsert_baseline_2, true))
+    });
+    group.finish();
+
+    criterion.final_summary();
+    rt.block_on(async {
+        client
+            .database(&db_name)
+            .drop()
+            .await
+            .expect("drop the bench database");
+    });
+    for (name, pair) in [
+        ("insert_or_conflict / insert_one", &inserts),
+        ("upsert_by_unique / find_one_and_update(upsert)", &upserts),
+        (
+            "calibration, find_one_and_update(upsert) / itself",
+            &calibration,
+        ),
+    ] {
+        println!(
+            "{name}: throughput ratio {:.3} (means: {:?} vs {:?} per op), {:.3} (medians: {:?} vs {:?}); {} interleaved pairs",
+            pair.ratio_of_means(),
+            pair.helper.mean(),
+            pair.baseline.mean(),
+            pair.ratio_of_medians(),
+            pair.helper.median(),
+            pair.baseline.median(),
+            pair.helper.ops(),
+        );
+    }
+}

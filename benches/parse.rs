@@ -1,0 +1,92 @@
+//! The message parser against the common hand-rolled baseline, measured in the same run:
+//!
+//! 1. `typed/*`: `DuplicateKey::from_message` — namespace, index, fields, key pattern and the
+//!    typed key value — on a typical 4.2+ message, single-field and compound;
+//! 2. `regex/*`: one `regex::Regex` capture `index: (.*) dup key` (built once) taking the index
+//!    name as a `String`, on the same messages;
+//! 3. `scaling/*`: messages whose key document is 1 KiB, 64 KiB and 1 MiB long; the time per
+//!    byte stays flat when parsing is linear.
+//!
+//! `cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::sync::LazyLock;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dupkey::DuplicateKey;
+use regex::Regex;
+
+const SINGLE: &str = "E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"ann@example.com\" }";
+const COMPOUND: &str = "E11000 duplicate key error collection: shop.orders index: tenant_1_sku_-1_placed_1 dup key: { tenant: ObjectId('65a1b2c3d4e5f60718293a4b'), sku: \"A-100\", placed: new Date(1704164645678) }";
+
+static INDEX: LazyLock<Regex> = LazyLock::new(|| Regex::new("index: (.*) dup key").unwrap());
+
+fn regex_index(message: &str) -> Option<String> {
+    INDEX
+        .captures(message)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_owned())
+}
+
+fn typed_vs_regex(c: &mut Criterion) {
+    let mut group = c.benchmark_group("message");
+    for (name, message) in [("single", SINGLE), ("compound", COMPOUND)] {
+        // Both must read the message, or the comparison means nothing.
+        assert!(DuplicateKey::from_message(message)
+            .unwrap()
+            .key_value()
+            .is_some());
+        assert!(regex_index(message).is_some());
+        group.bench_function(BenchmarkId::new("typed", name), |b| {
+            b.iter(|| DuplicateKey::from_message(black_box(message)))
+        });
+        group.bench_function(BenchmarkId::new("regex", name), |b| {
+            b.iter(|| regex_index(black_box(message)))
+        });
+    }
+    group.finish();
+}
+
+/// A message whose key document is about `size` bytes: an array of short strings, numbers and
+/// small documents, anchored at the end like a real one.
+fn long_message(size: usize) -> String {
+    let mut items = Vec::new();
+    let mut len = 0;
+    let mut i = 0u64;
+    while len < size {
+        let item = match i % 3 {
+            0 => format!("\"item {i}, {{x: \\\"{i}\\\"}}\""),
+            1 => format!("{}", i * 7919),
+            _ => format!("{{ n: {i}, s: \"v{i}\" }}"),
+        };
+        len += item.len() + 2;
+        items.push(item);
+        i += 1;
+    }
+    format!(
+        "E11000 duplicate key error collection: shop.events index: tags_1 dup key: {{ tags: [ {} ] }}",
+        items.join(", ")
+    )
+}
+
+fn scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling");
+    for (label, size) in [("1KiB", 1 << 10), ("64KiB", 64 << 10), ("1MiB", 1 << 20)] {
+        let message = long_message(size);
+        assert!(DuplicateKey::from_message(&message)
+            .unwrap()
+            .key_value()
+            .is_some());
+        group.throughput(Throughput::Bytes(message.len() as u64));
+        if size >= 1 << 20 {
+            group.sample_size(10);
+        }
+        group.bench_function(BenchmarkId::new("typed", label), |b| {
+            b.iter(|| DuplicateKey::from_message(black_box(&message)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, typed_vs_regex, scaling);
+criterion_main!(benches);

@@ -1,0 +1,88 @@
+//! A [`DuplicateKey`] made exact from the document that was sent.
+//!
+//! The Rust driver drops the server's reply on inserts, so `keyPattern`/`keyValue` are gone;
+//! the message names the index (and prints the value cut, or as collation keys). The index
+//! name gives the key pattern (from the cached `listIndexes`), and the pattern reads the
+//! values out of the document the caller sent: the value the caller attempted, exactly.
+
+use mongodb::bson::{doc, Document, RawDocumentBuf};
+use mongodb::Collection;
+
+use super::index_cache::{self, Indexes};
+use super::key_values::{is_plain, key_value};
+use crate::DuplicateKey;
+
+/// Where a duplicate's key pattern comes from.
+enum Pattern {
+    Known(Document),
+    /// Named, but not (or not like this) in the list at hand: reading it again may help.
+    Unknown,
+    /// Nothing names the index.
+    Never,
+}
+
+fn pattern(indexes: Option<&Indexes>, dup: &DuplicateKey) -> Pattern {
+    let fields = dup.fields();
+    match dup.index() {
+        // A clustered collection (5.3+) names no index: its key is `_id`.
+        None if fields == ["_id"] => Pattern::Known(doc! { "_id": 1 }),
+        None => Pattern::Never,
+        Some(name) => match indexes.and_then(|list| list.named(name)) {
+            // A name whose fields disagree with the message is a stale entry (the index was
+            // dropped and made again with another key).
+            Some(index) if fields.is_empty() || index.key.keys().map(String::as_str).eq(fields) => {
+                // Geo, text and hashed keys are not the values the document holds.
+                if is_plain(&index.key) {
+                    Pattern::Known(index.key.clone())
+                } else {
+                    Pattern::Never
+                }
+            }
+            _ => Pattern::Unknown,
+        },
+    }
+}
+
+/// Gives each duplicate the key pattern and the exact value it collided on, read out of
+/// `sent` (the document at the duplicate's position in its batch, or the only one).
+///
+/// Reads `listIndexes` only when a named index is not in the cached list, at most once per
+/// call. When the list cannot be read, or a key path meets an array, the duplicate keeps what
+/// the message said.
+pub(crate) async fn exact_keys<T: Send + Sync>(
+    coll: &Collection<T>,
+    dups: Vec<DuplicateKey>,
+    sent: &[RawDocumentBuf],
+) -> Vec<DuplicateKey> {
+    let mut cached = index_cache::cached(coll);
+    let current = cached.current();
+    let mut patterns: Vec<Pattern> = dups
+        .iter()
+        .map(|d| pattern(current.as_deref(), d))
+        .collect();
+    if patterns.iter().any(|p| matches!(p, Pattern::Unknown)) {
+        if let Ok(indexes) = cached.refresh(coll).await {
+            for (slot, dup) in patterns.iter_mut().zip(&dups) {
+                if matches!(slot, Pattern::Unknown) {
+                    *slot = pattern(Some(&indexes), dup);
+                }
+            }
+        }
+    }
+    dups.into_iter()
+        .zip(patterns)
+        .map(|(dup, pattern)| {
+            let Pattern::Known(pattern) = pattern else {
+                return dup;
+            };
+            let doc = match dup.position() {
+                Some(position) => sent.get(position),
+                None => sent.first(),
+            };
+            match doc.and_then(|doc| key_value(doc, &pattern)) {
+                Some(value) => dup.with_key(pattern, value),
+                None => dup,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,391 @@
+//! [`create_unique_index`] (checked first) and [`verify`].
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{self, Bson, Document};
+use mongodb::options::Collation;
+use mongodb::{Collection, IndexModel};
+
+use super::find::{OnProgress, DEFAULT_MAX_IDS};
+use super::{DedupeError, DuplicateGroups, Progress, UniqueIndex};
+use crate::DuplicateKey;
+
+/// Builds the unique index `index` describes, after checking that no duplicates stand in
+/// its way.
+///
+/// The check is one [`find_duplicates`](super::find_duplicates) pass: when it finds
+/// duplicates, the index is not built and the error is [`DedupeError::Duplicates`], with
+/// the first groups (10 unless [`max_reported_groups`](CreateUniqueIndex::max_reported_groups)
+/// says otherwise) and the total count, instead of the server's failure late in the build.
+/// When the build still fails on a duplicate key (a write raced in after the check), the
+/// error is [`DedupeError::IndexBuild`], with the server's [`DuplicateKey`].
+///
+/// Resolves to the index's name. Building an index that already exists with the same
+/// options succeeds and changes nothing.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::{create_unique_index, DedupeError, UniqueIndex};
+///
+/// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), DedupeError> {
+/// match create_unique_index(&users, &UniqueIndex::new(["email"])).await {
+///     Ok(name) => println!("built {name}"),
+///     Err(DedupeError::Duplicates { groups, total }) => {
+///         println!("{total} duplicated emails, such as {}", groups[0].key());
+///     }
+///     Err(err) => return Err(err),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn create_unique_index<'a, T: Send + Sync>(
+    collection: &Collection<T>,
+    index: &'a UniqueIndex,
+) -> CreateUniqueIndex<'a> {
+    CreateUniqueIndex {
+        collection: collection.clone_with_type(),
+        index,
+        max_groups: 10,
+        max_ids: DEFAULT_MAX_IDS,
+        on_progress: None,
+    }
+}
+
+/// The builder [`create_unique_index`] returns; await it for the index's name.
+///
+/// # Examples
+///
+/// ```no_run
+/// # use dupkey::dedupe::{create_unique_index, UniqueIndex};
+/// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+/// let name = create_unique_index(&users, &UniqueIndex::new(["email"]))
+///     .max_reported_groups(3)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a builder does nothing until awaited"]
+pub struct CreateUniqueIndex<'a> {
+    collection: Collection<Document>,
+    index: &'a UniqueIndex,
+    max_groups: usize,
+    max_ids: usize,
+    on_progress: Option<OnProgress<'a>>,
+}
+
+impl<'a> CreateUniqueIndex<'a> {
+    /// Returns at most `max` groups in [`DedupeError::Duplicates`] (default 10); the total
+    /// is counted all the same.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use dupkey::dedupe::{create_unique_index, UniqueIndex};
+    /// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+    /// create_unique_index(&users, &UniqueIndex::new(["email"])).max_reported_groups(1).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_reported_groups(mut self, max: usize) -> Self {
+        self.max_groups = max;
+        self
+    }
+
+    /// Lists at most `max` `_id`s per reported group (default 10,000).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use dupkey::dedupe::{create_unique_index, UniqueIndex};
+    /// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+    /// create_unique_index(&users, &UniqueIndex::new(["email"])).max_ids_per_group(5).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_ids_per_group(mut self, max: usize) -> Self {
+        self.max_ids = max;
+        self
+    }
+
+    /// Calls `callback` while the check reads groups, and once when the check is over
+    /// ([`Progress::finished`]), just before the build starts.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use dupkey::dedupe::{create_unique_index, UniqueIndex};
+    /// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+    /// create_unique_index(&users, &UniqueIndex::new(["email"]))
+    ///     .on_progress(|p| if p.finished() { eprintln!("checked; building") })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_progress(mut self, callback: impl FnMut(&Progress) + Send + 'a) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+}
+
+impl<'a> IntoFuture for CreateUniqueIndex<'a> {
+    type Output = Result<String, DedupeError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let CreateUniqueIndex {
+                collection,
+                index,
+                max_groups,
+                max_ids,
+                on_progress,
+            } = self;
+            let mut groups = DuplicateGroups::open(&collection, index, max_ids, None).await?;
+            groups.set_on_progress(on_progress);
+            let mut first = Vec::new();
+            let mut total = 0;
+            while let Some(group) = groups.try_next().await? {
+                total += 1;
+                if first.len() < max_groups {
+                    first.push(group);
+                }
+            }
+            if total > 0 {
+                return Err(DedupeError::Duplicates {
+                    groups: first,
+                    total,
+                });
+            }
+            match collection.create_index(index.model()).await {
+                Ok(created) => Ok(created.index_name),
+                Err(source) => Err(match DuplicateKey::from_error(&source) {
+                    Some(duplicate) => DedupeError::IndexBuild {
+                        duplicate: Box::new(duplicate),
+                        source,
+                    },
+                    None => DedupeError::Driver {
+                        operation: "createIndexes",
+                        source,
+                    },
+                }),
+            }
+        })
+    }
+}
+
+/// What [`verify`] found.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::{verify, UniqueIndex};
+///
+/// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+/// let check = verify(&users, &UniqueIndex::new(["email"])).await?;
+/// if !check.is_verified() {
+///     println!("{} groups left, index: {:?}", check.duplicate_groups(), check.index());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    duplicate_groups: u64,
+    index: Option<String>,
+}
+
+impl Verification {
+    /// Duplicate groups left (0 when clean).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn show(check: &dupkey::dedupe::Verification) {
+    /// assert_eq!(check.duplicate_groups(), 0);
+    /// # }
+    /// ```
+    pub fn duplicate_groups(&self) -> u64 {
+        self.duplicate_groups
+    }
+
+    /// The name of the unique index that matches, when there is one.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn show(check: &dupkey::dedupe::Verification) {
+    /// assert_eq!(check.index(), Some("email_1"));
+    /// # }
+    /// ```
+    pub fn index(&self) -> Option<&str> {
+        self.index.as_deref()
+    }
+
+    /// No duplicates left, and the unique index is there.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn show(check: &dupkey::dedupe::Verification) {
+    /// assert_eq!(check.is_verified(), check.duplicate_groups() == 0 && check.index().is_some());
+    /// # }
+    /// ```
+    pub fn is_verified(&self) -> bool {
+        self.duplicate_groups == 0 && self.index.is_some()
+    }
+}
+
+/// Checks that the collection holds no duplicate of `index`'s key and has a unique index
+/// like it: `unique: true`, the same key fields in the same order and directions, the same
+/// partial filter, the same collation (every option given in `index`'s collation), and the
+/// same name if `index` names one.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::{verify, UniqueIndex};
+///
+/// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+/// let check = verify(&users, &UniqueIndex::new(["email"])).await?;
+/// assert!(check.is_verified());
+/// # Ok(())
+/// # }
+/// ```
+pub async fn verify<T: Send + Sync>(
+    collection: &Collection<T>,
+    index: &UniqueIndex,
+) -> Result<Verification, DedupeError> {
+    let collection = collection.clone_with_type::<Document>();
+    let mut groups = DuplicateGroups::open(&collection, index, 1, None).await?;
+    let mut duplicate_groups = 0;
+    while groups.try_next().await?.is_some() {
+        duplicate_groups += 1;
+    }
+    let mut models = collection
+        .list_indexes()
+        .await
+        .map_err(DedupeError::driver("listIndexes"))?;
+    let mut found = None;
+    while let Some(model) = models
+        .try_next()
+        .await
+        .map_err(DedupeError::driver("listIndexes"))?
+    {
+        if matches(index, &model) {
+            found = model.options.and_then(|o| o.name);
+            break;
+        }
+    }
+    Ok(Verification {
+        duplicate_groups,
+        index: found,
+    })
+}
+
+/// Whether the existing index `model` enforces what `wanted` describes.
+fn matches(wanted: &UniqueIndex, model: &IndexModel) -> bool {
+    let Some(options) = &model.options else {
+        return false;
+    };
+    let same_keys = model.keys.len() == wanted.keys().len()
+        && model
+            .keys
+            .iter()
+            .zip(wanted.keys())
+            .all(|((f1, d1), (f2, d2))| f1 == f2 && sign(d1).is_some() && sign(d1) == sign(d2));
+    let same_name = wanted.name().is_none() || wanted.name() == options.name.as_deref();
+    options.unique == Some(true)
+        && same_keys
+        && same_name
+        && options.partial_filter_expression.as_ref() == wanted.partial_filter()
+        && same_collation(wanted.collation(), options.collation.as_ref())
+}
+
+fn sign(direction: &Bson) -> Option<bool> {
+    match direction {
+        Bson::Int32(d) => Some(*d > 0),
+        Bson::Int64(d) => Some(*d > 0),
+        Bson::Double(d) => Some(*d > 0.0),
+        _ => None,
+    }
+}
+
+/// The server fills in every option; only those the caller gave are compared.
+fn same_collation(wanted: Option<&Collation>, found: Option<&Collation>) -> bool {
+    let as_doc = |c: &Collation| bson::to_document(c).ok();
+    match (wanted, found) {
+        (None, None) => true,
+        (Some(wanted), Some(found)) => match (as_doc(wanted), as_doc(found)) {
+            (Some(wanted), Some(found)) => wanted.iter().all(|(k, v)| found.get(k) == Some(v)),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::doc;
+    use mongodb::options::{CollationStrength, IndexOptions};
+
+    fn model(keys: Document, options: IndexOptions) -> IndexModel {
+        IndexModel::builder().keys(keys).options(options).build()
+    }
+
+    #[test]
+    fn an_index_matches_on_keys_uniqueness_filter_and_collation() {
+        let en2 = Collation::builder()
+            .locale("en")
+            .strength(CollationStrength::Secondary)
+            .build();
+        let wanted = UniqueIndex::from_keys(doc! { "a": 1, "b": -1 })
+            .with_partial_filter(doc! { "x": true })
+            .with_collation(en2.clone());
+        let full = || {
+            IndexOptions::builder()
+                .unique(true)
+                .name("a_1_b_-1".to_owned())
+                .partial_filter_expression(doc! { "x": true })
+                .collation(
+                    Collation::builder()
+                        .locale("en")
+                        .strength(CollationStrength::Secondary)
+                        .case_level(false)
+                        .build(),
+                )
+                .build()
+        };
+        assert!(matches(&wanted, &model(doc! { "a": 1, "b": -1.0 }, full())));
+        assert!(!matches(&wanted, &model(doc! { "a": 1, "b": 1 }, full())));
+        assert!(!matches(&wanted, &model(doc! { "b": -1, "a": 1 }, full())));
+        assert!(!matches(&wanted, &model(doc! { "a": 1 }, full())));
+        let mut not_unique = full();
+        not_unique.unique = None;
+        assert!(!matches(
+            &wanted,
+            &model(doc! { "a": 1, "b": -1 }, not_unique)
+        ));
+        let mut no_filter = full();
+        no_filter.partial_filter_expression = None;
+        assert!(!matches(
+            &wanted,
+            &model(doc! { "a": 1, "b": -1 }, no_filter)
+        ));
+        let mut other_locale = full();
+        other_locale.collation = Some(Collation::builder().locale("fr").build());
+        assert!(!matches(
+            &wanted,
+            &model(doc! { "a": 1, "b": -1 }, other_locale)
+        ));
+        let named = wanted.clone().with_name("other");
+        assert!(!matches(&named, &model(doc! { "a": 1, "b": -1 }, full())));
+        assert!(matches(
+            &named.with_name("a_1_b_-1"),
+            &model(doc! { "a": 1, "b": -1 }, full())
+        ));
+    }
+}

@@ -1,0 +1,150 @@
+//! [`DedupeError`]: everything that can stop a find, a cleanup, a build or a verify.
+
+use mongodb::bson::Bson;
+
+use super::DuplicateGroup;
+use crate::DuplicateKey;
+
+/// Why a [`dedupe`](crate::dedupe) operation stopped.
+///
+/// Bad input (the first six variants) is refused before anything is read or deleted.
+/// `Display` never shows key values; `Debug` does.
+///
+/// # Examples
+///
+/// ```
+/// use dupkey::dedupe::{DedupeError, UniqueIndex};
+///
+/// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) {
+/// let err = dupkey::dedupe::find_duplicates(&users, &UniqueIndex::new(["$where"]))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(err, DedupeError::InvalidField { .. }));
+/// assert_eq!(err.to_string(), r#"invalid key field "$where": a path segment starts with '$'"#);
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DedupeError {
+    /// The index has no key fields.
+    #[error("no key fields given")]
+    NoKeyFields,
+
+    /// A field name (of the key, or the keep strategy's sort field) that is not a plain
+    /// field path: empty, with an empty segment, a segment starting with `$`, or a NUL byte.
+    #[error("invalid key field {field:?}: {reason}")]
+    InvalidField {
+        /// The name as given.
+        field: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A key field given twice.
+    #[error("key field {field:?} is listed twice")]
+    RepeatedField {
+        /// The name as given.
+        field: String,
+    },
+
+    /// A key direction other than `1` or `-1`.
+    #[error("key field {field:?} must have direction 1 or -1")]
+    InvalidDirection {
+        /// The field.
+        field: String,
+    },
+
+    /// The collection does not exist (a typo, usually).
+    #[error("collection {namespace:?} does not exist")]
+    CollectionNotFound {
+        /// `<db>.<collection>`.
+        namespace: String,
+    },
+
+    /// A zero batch size or id limit.
+    #[error("{option} must be at least 1")]
+    ZeroLimit {
+        /// The option's name.
+        option: &'static str,
+    },
+
+    /// A document holds an array in a key field: a unique index would index each element
+    /// (multikey), which this module does not compute.
+    #[error("key field {field:?} holds an array; multikey keys are not supported")]
+    ArrayKey {
+        /// The field.
+        field: String,
+        /// The group whose key is (or holds) the array.
+        group: Box<DuplicateGroup>,
+    },
+
+    /// The keep strategy named no survivor for a group; nothing of that group was deleted.
+    #[error("the keep strategy named no survivor for a duplicate group")]
+    NoSurvivor {
+        /// The group.
+        group: Box<DuplicateGroup>,
+    },
+
+    /// The keep strategy named a survivor that is not one of the group's `_id`s; nothing of
+    /// that group was deleted.
+    #[error("the keep strategy named a survivor outside its duplicate group")]
+    SurvivorOutsideGroup {
+        /// The group.
+        group: Box<DuplicateGroup>,
+        /// The `_id` it named.
+        survivor: Bson,
+    },
+
+    /// A group has more documents than the id limit, so a caller's keep strategy cannot see
+    /// them all; raise `max_ids_per_group`. Nothing of that group was deleted.
+    #[error("a duplicate group of {count} documents exceeds the id limit of {limit}")]
+    GroupTooLarge {
+        /// Documents in the group.
+        count: u64,
+        /// The id limit in force.
+        limit: usize,
+    },
+
+    /// Duplicates stand in the way of the unique index, which was not built.
+    #[error("{total} duplicate groups block the unique index")]
+    Duplicates {
+        /// The first groups found, at most the limit asked for.
+        groups: Vec<DuplicateGroup>,
+        /// How many groups there are in all.
+        total: u64,
+    },
+
+    /// The index build failed on a duplicate that none of the checks saw: a write that raced
+    /// in after them.
+    #[error("the unique index build failed on a duplicate key")]
+    IndexBuild {
+        /// The duplicate the server reported.
+        duplicate: Box<DuplicateKey>,
+        /// The `createIndexes` error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+
+    /// The server answered something this module cannot read.
+    #[error("unexpected reply from the server: {detail}")]
+    Reply {
+        /// What was wrong.
+        detail: &'static str,
+    },
+
+    /// A driver operation failed.
+    #[error("{operation} failed")]
+    Driver {
+        /// The command: `aggregate`, `delete`, `createIndexes`, ...
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+}
+
+impl DedupeError {
+    pub(crate) fn driver(operation: &'static str) -> impl FnOnce(mongodb::error::Error) -> Self {
+        move |source| DedupeError::Driver { operation, source }
+    }
+}

@@ -1,0 +1,58 @@
+//! Find and clean duplicates before building a unique index, build it, and verify.
+//!
+//! The steps, each usable on its own:
+//! 1. [`find_duplicates`]: stream the groups of documents that share a key;
+//! 2. [`remove_duplicates`]: keep one document per group ([`Keep`]), delete the others by
+//!    `_id` in batches, with a dry run that reports exactly what would go;
+//! 3. [`create_unique_index`]: check again, then build; duplicates come back as
+//!    [`DedupeError::Duplicates`] instead of a late server failure;
+//! 4. [`verify`]: no duplicates left, and the unique index is there.
+//!
+//! Every step takes the [`UniqueIndex`] to be built, so it compares keys as that index
+//! will: under its collation, among the documents its partial filter selects.
+//!
+//! # What counts as a duplicate
+//!
+//! What the unique index treats as equal:
+//! - a missing field and `null` are the same key (`{}` and `{ email: null }` collide);
+//! - numbers compare by value (`1`, `1.0`, `NumberLong(1)` and `NumberDecimal("1")` collide);
+//! - strings compare under the index's collation, and byte for byte without one;
+//! - embedded documents compare whole, field order included;
+//! - only documents matching the partial filter take part.
+//!
+//! **Not supported: array values in key fields.** A unique index on a field that holds
+//! arrays is multikey: it indexes each element, so `{ tags: ["a", "b"] }` collides with
+//! `{ tags: "b" }` and an empty array is indexed as `undefined`. This module does not compute
+//! element-wise collisions: when any document holds an array in a key field (a dotted path
+//! through an array of documents included), the operation stops with
+//! [`DedupeError::ArrayKey`] instead of answering wrongly. Sparse indexes are not modelled
+//! either; a partial filter such as `{ email: { $exists: true } }` is the modern equivalent
+//! for a single field.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use dupkey::dedupe::{self, Keep, UniqueIndex};
+//!
+//! # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dedupe::DedupeError> {
+//! let index = UniqueIndex::new(["tenant", "email"]);
+//! let removed = dedupe::remove_duplicates(&users, &index, Keep::oldest()).await?;
+//! let name = dedupe::create_unique_index(&users, &index).await?;
+//! assert!(dedupe::verify(&users, &index).await?.is_verified());
+//! println!("deleted {} duplicates, built {name}", removed.removed());
+//! # Ok(())
+//! # }
+//! ```
+
+mod build;
+mod error;
+mod find;
+mod pipeline;
+mod remove;
+mod spec;
+
+pub use build::{create_unique_index, verify, CreateUniqueIndex, Verification};
+pub use error::DedupeError;
+pub use find::{find_duplicates, DuplicateGroup, DuplicateGroups, FindDuplicates, Progress};
+pub use remove::{remove_duplicates, Keep, Removal, RemoveDuplicates, Resolution};
+pub use spec::UniqueIndex;

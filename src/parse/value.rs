@@ -1,0 +1,749 @@
+//! Shell-syntax BSON values, as the server's `BSONElement::toString` prints them after
+//! `dup key:` (and in `collation:`).
+//!
+//! `"raw string"`, `ObjectId('hex')`, `new Date(ms)`, numbers (see [`super::number`]), `true`,
+//! `false`, `null`, `undefined`, `UUID("…")` (Binary subtype 4 of 16 bytes), `BinData(t, HEX)`,
+//! `/pattern/flags`, `Timestamp(t, i)`, `MinKey`, `MaxKey`, `{ name: value, … }`,
+//! `[ value, … ]`, and `{}` / `[]` when empty.
+//!
+//! Strings and regex patterns are printed raw (no escaping), so where one ends is a choice
+//! made from what may follow it: see [`Follow`]. The choice is made once, scanning forward;
+//! nothing is retried, so each byte is looked at a bounded number of times. Nesting deeper
+//! than [`MAX_DEPTH`] is an error, not a stack overflow.
+//!
+//! Each parser is `fn(input) -> Result<(value, rest)>`.
+
+use mongodb::bson::{
+    oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document, Regex, Timestamp,
+};
+
+use super::number::number;
+
+/// The deepest nesting of documents and arrays read (the server stops printing at 100 too).
+pub(crate) const MAX_DEPTH: usize = 100;
+
+/// The server prints at most this many bytes of a string, then `...` (when it has 160 or more).
+const STRING_CUT: usize = 150;
+
+/// Why a value could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Error {
+    /// Something else was expected here.
+    Expected(&'static str),
+    /// Documents and arrays nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// A raw string or regex with no acceptable end.
+    Unterminated,
+    /// A number that no numeric type prints that way.
+    Number,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+/// What the values read so far say about exactness.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quality {
+    /// A string was read (under a collation, strings are collation keys).
+    pub(crate) strings: bool,
+    /// Some value is not exactly the stored one: a string or BinData the server cut (`...`),
+    /// a U+FFFD from lossy UTF-8 decoding, or a `0x…` hex dump of invalid UTF-8.
+    pub(crate) inexact: bool,
+    /// The text also reads as other values (see `key.rs`, rule 2).
+    pub(crate) ambiguous: bool,
+}
+
+/// What may follow a value; decides where a raw string or regex ends: at the first closing
+/// quote (or `/flags`) that is followed by what is described here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow<'n> {
+    /// In an embedded document: ` }`, or `, ` and a plausible member (`<name>: <value…>`,
+    /// the name holding no `, `).
+    Document,
+    /// In an array: ` ]`, or `, ` and the start of a plausible value.
+    Array,
+    /// A field of the key document: `, <name>: ` with that exact name when it is known, else
+    /// a plausible member; when there is none, the token runs to the end of the input.
+    Field(Option<&'n str>),
+    /// The token runs to the end of the input.
+    End,
+}
+
+/// One value of any type.
+pub(crate) fn value<'a>(
+    input: &'a str,
+    follow: Follow<'_>,
+    depth: usize,
+    quality: &mut Quality,
+) -> Result<(Bson, &'a str)> {
+    match input.as_bytes().first() {
+        Some(b'"') => string(input, follow, quality),
+        Some(b'{') => document(input, depth, quality).map(|(d, rest)| (Bson::Document(d), rest)),
+        Some(b'[') => array(input, depth, quality).map(|(a, rest)| (Bson::Array(a), rest)),
+        Some(b'/') => regex(input, follow),
+        Some(_) => word(input, quality),
+        None => Err(Error::Expected("a value")),
+    }
+}
+
+/// `{}` or `{ <name>: <value>, … }`; a name runs to the first `: `.
+pub(crate) fn document<'a>(
+    input: &'a str,
+    depth: usize,
+    quality: &mut Quality,
+) -> Result<(Document, &'a str)> {
+    if let Some(rest) = input.strip_prefix("{}") {
+        return Ok((Document::new(), rest));
+    }
+    let mut rest = input.strip_prefix("{ ").ok_or(Error::Expected("{"))?;
+    if depth >= MAX_DEPTH {
+        return Err(Error::TooDeep);
+    }
+    let mut doc = Document::new();
+    loop {
+        let colon = super::find(rest, ": ").ok_or(Error::Expected(": "))?;
+        let name = &rest[..colon];
+        let (item, after) = value(&rest[colon + 2..], Follow::Document, depth + 1, quality)?;
+        doc.insert(name, item);
+        if let Some(after) = after.strip_prefix(" }") {
+            return Ok((doc, after));
+        }
+        rest = after.strip_prefix(", ").ok_or(Error::Expected(", or }"))?;
+    }
+}
+
+/// `[]` or `[ <value>, … ]`.
+fn array<'a>(input: &'a str, depth: usize, quality: &mut Quality) -> Result<(Vec<Bson>, &'a str)> {
+    if let Some(rest) = input.strip_prefix("[]") {
+        return Ok((Vec::new(), rest));
+    }
+    let mut rest = input.strip_prefix("[ ").ok_or(Error::Expected("["))?;
+    if depth >= MAX_DEPTH {
+        return Err(Error::TooDeep);
+    }
+    let mut items = Vec::new();
+    loop {
+        let (item, after) = value(rest, Follow::Array, depth + 1, quality)?;
+        items.push(item);
+        if let Some(after) = after.strip_prefix(" ]") {
+            return Ok((items, after));
+        }
+        rest = after.strip_prefix(", ").ok_or(Error::Expected(", or ]"))?;
+    }
+}
+
+/// `"…"`, raw. Marks the quality: a string was seen, and whether it is inexact.
+fn string<'a>(
+    input: &'a str,
+    follow: Follow<'_>,
+    quality: &mut Quality,
+) -> Result<(Bson, &'a str)> {
+    let body = &input[1..];
+    let (len, close) = raw_end(body, b'"', follow).ok_or(Error::Unterminated)?;
+    let content = &body[..len];
+    quality.strings = true;
+    if string_is_inexact(content) {
+        quality.inexact = true;
+    }
+    Ok((Bson::String(content.to_owned()), &body[len + close..]))
+}
+
+/// Whether a printed string is not exactly the stored one:
+/// - cut: the server prints the first 150 bytes then `...` when a string has 160 bytes or
+///   more, so only content longer than 150 bytes that ends in `...` can be cut (151 to 159
+///   byte strings are printed whole);
+/// - U+FFFD: the driver replaced invalid UTF-8 (4.2-5.0 collation keys, a cut inside a
+///   character);
+/// - U+0001: the level separator of a collation sort key, which 4.2 prints raw with no
+///   `collation:` part (a strength-1 key of ASCII-range bytes has none and goes unnoticed);
+/// - `0x` + lower-case hex of bytes that are not UTF-8: newer servers print invalid UTF-8
+///   that way (a string of valid UTF-8 is never hex-encoded without a collation).
+fn string_is_inexact(content: &str) -> bool {
+    (content.len() > STRING_CUT && content.ends_with("..."))
+        || content.as_bytes().contains(&1)
+        || content.contains('\u{FFFD}')
+        || hex_of_invalid_utf8(content)
+}
+
+fn hex_of_invalid_utf8(content: &str) -> bool {
+    let Some(hex) = content.strip_prefix("0x") else {
+        return false;
+    };
+    if hex.len() % 2 != 0 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return false;
+    }
+    let bytes: Option<Vec<u8>> = hex.as_bytes().chunks(2).map(hex_byte).collect();
+    bytes.is_some_and(|bytes| std::str::from_utf8(&bytes).is_err())
+}
+
+/// `/pattern/flags`, the pattern raw.
+fn regex<'a>(input: &'a str, follow: Follow<'_>) -> Result<(Bson, &'a str)> {
+    let body = &input[1..];
+    let (len, close) = raw_end(body, b'/', follow).ok_or(Error::Unterminated)?;
+    let regex = Regex {
+        pattern: body[..len].to_owned(),
+        options: body[len + 1..len + close].to_owned(),
+    };
+    Ok((Bson::RegularExpression(regex), &body[len + close..]))
+}
+
+/// Where a raw token ends, `body` starting just after its opening delimiter: the content's
+/// length and the closing delimiter's (with a regex's flags). The first closing delimiter
+/// that `follow` accepts wins; a key field with none runs to the end of the input.
+fn raw_end(body: &str, delimiter: u8, follow: Follow<'_>) -> Option<(usize, usize)> {
+    if follow == Follow::End {
+        return end_at_end(body, delimiter);
+    }
+    next_end(body, delimiter, follow).or_else(|| match follow {
+        Follow::Field(_) => end_at_end(body, delimiter),
+        _ => None,
+    })
+}
+
+/// The first closing delimiter in `body` that `follow` accepts.
+fn next_end(body: &str, delimiter: u8, follow: Follow<'_>) -> Option<(usize, usize)> {
+    let bytes = body.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = bytes[from..].iter().position(|&b| b == delimiter) {
+        let at = from + offset;
+        let close = 1 + if delimiter == b'/' {
+            flags_len(&body[at + 1..])
+        } else {
+            0
+        };
+        if follows(&body[at + close..], follow) {
+            return Some((at, close));
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Where a raw string or regex `item`, read up to its first closing delimiter followed by
+/// `, <next>: `, could also end: `rest` is the text after the chosen end; the answer is the
+/// text after the next such delimiter (it starts with `, <next>: `).
+pub(crate) fn end_again<'a>(rest: &'a str, item: &Bson, next: &str) -> Option<&'a str> {
+    let delimiter = match item {
+        Bson::String(_) => b'"',
+        Bson::RegularExpression(_) => b'/',
+        _ => return None,
+    };
+    let (at, close) = next_end(rest, delimiter, Follow::Field(Some(next)))?;
+    Some(&rest[at + close..])
+}
+
+/// A raw token that ends exactly where `body` ends: a string's closing quote is the last
+/// byte; a regex's last `/` is followed by flags only.
+fn end_at_end(body: &str, delimiter: u8) -> Option<(usize, usize)> {
+    if delimiter == b'"' {
+        return body.ends_with('"').then(|| (body.len() - 1, 1));
+    }
+    let at = body.bytes().rposition(|b| b == delimiter)?;
+    let close = body.len() - at;
+    (flags_len(&body[at + 1..]) == close - 1).then_some((at, close))
+}
+
+/// The length of the regex flags (ASCII letters) at the start of `s`.
+fn flags_len(s: &str) -> usize {
+    s.bytes().take_while(u8::is_ascii_alphabetic).count()
+}
+
+/// Whether `after` (the text after a closing delimiter) is what `follow` accepts.
+fn follows(after: &str, follow: Follow<'_>) -> bool {
+    match follow {
+        Follow::Document => {
+            after.starts_with(" }") || after.strip_prefix(", ").is_some_and(plausible_member)
+        }
+        Follow::Array => {
+            after.starts_with(" ]") || after.strip_prefix(", ").is_some_and(plausible_value)
+        }
+        Follow::Field(Some(name)) => after
+            .strip_prefix(", ")
+            .and_then(|rest| rest.strip_prefix(name))
+            .is_some_and(|rest| rest.starts_with(": ")),
+        Follow::Field(None) => after.strip_prefix(", ").is_some_and(plausible_member),
+        Follow::End => after.is_empty(),
+    }
+}
+
+/// `<name>: <value…>` where the name holds no `, ` (which also keeps the scan short: it stops
+/// at the next `, `, so successive candidates never rescan the same bytes).
+pub(crate) fn plausible_member(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b':', b' ') => return plausible_value(&s[i + 2..]),
+            (b',', b' ') => return false,
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// Whether `s` starts like a printed value.
+pub(crate) fn plausible_value(s: &str) -> bool {
+    const STARTS: [&str; 15] = [
+        "ObjectId('",
+        "new Date(",
+        "true",
+        "false",
+        "null",
+        "undefined",
+        "UUID(\"",
+        "BinData(",
+        "Timestamp(",
+        "MinKey",
+        "MaxKey",
+        "nan.0",
+        "inf.0",
+        "NaN",
+        "Infinity",
+    ];
+    match s.as_bytes().first() {
+        Some(b'"' | b'{' | b'[' | b'/' | b'-' | b'0'..=b'9') => true,
+        Some(_) => STARTS.iter().any(|start| s.starts_with(start)),
+        None => false,
+    }
+}
+
+/// A value that starts with a word: a keyword, a constructor (`ObjectId(…)`, …) or a number.
+fn word<'a>(input: &'a str, quality: &mut Quality) -> Result<(Bson, &'a str)> {
+    let len = input
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')))
+        .unwrap_or(input.len());
+    let (word, rest) = input.split_at(len);
+    Ok(match word {
+        "true" => (Bson::Boolean(true), rest),
+        "false" => (Bson::Boolean(false), rest),
+        "null" => (Bson::Null, rest),
+        "undefined" => (Bson::Undefined, rest),
+        "MinKey" => (Bson::MinKey, rest),
+        "MaxKey" => (Bson::MaxKey, rest),
+        "ObjectId" => object_id(rest)?,
+        "new" => date(rest)?,
+        "UUID" => uuid(rest)?,
+        "BinData" => bin_data(rest, quality)?,
+        "Timestamp" => timestamp(rest)?,
+        _ => (number(word).ok_or(Error::Number)?, rest),
+    })
+}
+
+/// `('<24 hex>')`, after `ObjectId`.
+fn object_id(input: &str) -> Result<(Bson, &str)> {
+    let rest = input.strip_prefix("('").ok_or(Error::Expected("('"))?;
+    let hex = rest.get(..24).ok_or(Error::Expected("24 hex digits"))?;
+    let mut bytes = [0u8; 12];
+    decode_hex(hex, &mut bytes).ok_or(Error::Expected("24 hex digits"))?;
+    let rest = rest[24..].strip_prefix("')").ok_or(Error::Expected("')"))?;
+    Ok((Bson::ObjectId(ObjectId::from_bytes(bytes)), rest))
+}
+
+/// ` Date(<ms>)`, after `new`.
+fn date(input: &str) -> Result<(Bson, &str)> {
+    let rest = input
+        .strip_prefix(" Date(")
+        .ok_or(Error::Expected(" Date("))?;
+    let (millis, rest) = integer::<i64>(rest)?;
+    let rest = rest.strip_prefix(')').ok_or(Error::Expected(")"))?;
+    Ok((Bson::DateTime(DateTime::from_millis(millis)), rest))
+}
+
+/// `("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")`, after `UUID`: Binary subtype 4.
+fn uuid(input: &str) -> Result<(Bson, &str)> {
+    const BAD: Error = Error::Expected("a UUID");
+    let rest = input.strip_prefix("(\"").ok_or(BAD)?;
+    let text = rest.get(..36).ok_or(BAD)?;
+    let mut bytes = [0u8; 16];
+    let mut filled = 0;
+    for (i, group) in text.split('-').enumerate() {
+        let len = [8, 4, 4, 4, 12].get(i).copied().ok_or(BAD)?;
+        if group.len() != len {
+            return Err(BAD);
+        }
+        decode_hex(group, &mut bytes[filled..filled + len / 2]).ok_or(BAD)?;
+        filled += len / 2;
+    }
+    if filled != 16 {
+        return Err(BAD);
+    }
+    let rest = rest[36..]
+        .strip_prefix("\")")
+        .ok_or(Error::Expected("\")"))?;
+    let binary = Binary {
+        subtype: BinarySubtype::Uuid,
+        bytes: bytes.to_vec(),
+    };
+    Ok((Bson::Binary(binary), rest))
+}
+
+/// `(<subtype>, <HEX>)`, after `BinData`; `...` before `)` marks a cut (inexact) value.
+fn bin_data<'a>(input: &'a str, quality: &mut Quality) -> Result<(Bson, &'a str)> {
+    let rest = input.strip_prefix('(').ok_or(Error::Expected("("))?;
+    let (subtype, rest) = integer::<u8>(rest)?;
+    let rest = rest.strip_prefix(", ").ok_or(Error::Expected(", "))?;
+    let len = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+    let hex = &rest[..len];
+    if len % 2 != 0 {
+        return Err(Error::Expected("hex byte pairs"));
+    }
+    let mut bytes = vec![0u8; len / 2];
+    decode_hex(hex, &mut bytes).ok_or(Error::Expected("hex"))?;
+    let mut rest = &rest[len..];
+    if let Some(after) = rest.strip_prefix("...") {
+        quality.inexact = true;
+        rest = after;
+    }
+    let rest = rest.strip_prefix(')').ok_or(Error::Expected(")"))?;
+    let binary = Binary {
+        subtype: BinarySubtype::from(subtype),
+        bytes,
+    };
+    Ok((Bson::Binary(binary), rest))
+}
+
+/// `(<seconds>, <increment>)`, after `Timestamp`.
+fn timestamp(input: &str) -> Result<(Bson, &str)> {
+    let rest = input.strip_prefix('(').ok_or(Error::Expected("("))?;
+    let (time, rest) = integer::<u32>(rest)?;
+    let rest = rest.strip_prefix(", ").ok_or(Error::Expected(", "))?;
+    let (increment, rest) = integer::<u32>(rest)?;
+    let rest = rest.strip_prefix(')').ok_or(Error::Expected(")"))?;
+    Ok((Bson::Timestamp(Timestamp { time, increment }), rest))
+}
+
+/// A decimal integer (`-?[0-9]+`) of type `T` at the start of `input`.
+fn integer<T: std::str::FromStr>(input: &str) -> Result<(T, &str)> {
+    let sign = usize::from(input.starts_with('-'));
+    let len = sign + input[sign..].bytes().take_while(u8::is_ascii_digit).count();
+    let value = input[..len].parse().map_err(|_| Error::Number)?;
+    Ok((value, &input[len..]))
+}
+
+/// Decodes `hex` (either case) into `out`, which must be exactly half as long.
+fn decode_hex(hex: &str, out: &mut [u8]) -> Option<()> {
+    if hex.len() != out.len() * 2 {
+        return None;
+    }
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = hex_byte(pair)?;
+    }
+    Some(())
+}
+
+fn hex_byte(pair: &[u8]) -> Option<u8> {
+    fn digit(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    match pair {
+        [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::{doc, Decimal128};
+
+    /// Reads one whole value (as the last field of a key) and its quality.
+    fn read(s: &str) -> Result<(Bson, Quality)> {
+        let mut quality = Quality::default();
+        let (v, rest) = value(s, Follow::End, 1, &mut quality)?;
+        assert_eq!(rest, "", "{s}");
+        Ok((v, quality))
+    }
+
+    fn exact(s: &str) -> Bson {
+        let (v, quality) = read(s).unwrap();
+        assert!(!quality.inexact, "{s}");
+        v
+    }
+
+    fn bin(subtype: BinarySubtype, bytes: &[u8]) -> Bson {
+        Bson::Binary(Binary {
+            subtype,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    #[test]
+    fn keywords() {
+        assert_eq!(exact("true"), Bson::Boolean(true));
+        assert_eq!(exact("false"), Bson::Boolean(false));
+        assert_eq!(exact("null"), Bson::Null);
+        assert_eq!(exact("undefined"), Bson::Undefined);
+        assert_eq!(exact("MinKey"), Bson::MinKey);
+        assert_eq!(exact("MaxKey"), Bson::MaxKey);
+        assert_eq!(read("nul"), Err(Error::Number));
+        assert_eq!(read("True"), Err(Error::Number));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(exact("42"), Bson::Int32(42));
+        assert_eq!(
+            exact("-9007199254740993"),
+            Bson::Int64(-9_007_199_254_740_993)
+        );
+        assert_eq!(exact("2.0"), Bson::Double(2.0));
+        assert_eq!(exact("-inf.0"), Bson::Double(f64::NEG_INFINITY));
+        assert_eq!(
+            exact("1234.5600"),
+            Bson::Decimal128("1234.5600".parse::<Decimal128>().unwrap())
+        );
+    }
+
+    #[test]
+    fn constructors() {
+        let oid = ObjectId::parse_str("65a1b2c3d4e5f60718293a4b").unwrap();
+        assert_eq!(
+            exact("ObjectId('65a1b2c3d4e5f60718293a4b')"),
+            Bson::ObjectId(oid)
+        );
+        assert_eq!(
+            exact("new Date(1704164645678)"),
+            Bson::DateTime(DateTime::from_millis(1_704_164_645_678))
+        );
+        assert_eq!(
+            exact("new Date(-1)"),
+            Bson::DateTime(DateTime::from_millis(-1))
+        );
+        assert_eq!(
+            exact("UUID(\"12345678-1234-5678-1234-567812345678\")"),
+            bin(
+                BinarySubtype::Uuid,
+                &[
+                    0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12,
+                    0x34, 0x56, 0x78
+                ]
+            )
+        );
+        assert_eq!(
+            exact("BinData(0, 0001FF)"),
+            bin(BinarySubtype::Generic, &[0, 1, 0xff])
+        );
+        assert_eq!(
+            exact("BinData(128, )"),
+            bin(BinarySubtype::UserDefined(128), &[])
+        );
+        assert_eq!(
+            exact("Timestamp(1700000000, 5)"),
+            Bson::Timestamp(Timestamp {
+                time: 1_700_000_000,
+                increment: 5
+            })
+        );
+        assert!(read("ObjectId('65a1b2c3d4e5f60718293a4')").is_err());
+        assert!(read("ObjectId('65a1b2c3d4e5f60718293a4g')").is_err());
+        assert!(read("ObjectId('65a1b2c3d4e5f60718293aé')").is_err());
+        assert!(read("new Date(1.5)").is_err());
+        assert!(read("new Date(99999999999999999999)").is_err());
+        assert!(read("UUID(\"12345678-1234-5678-1234-56781234567\")").is_err());
+        assert!(read("UUID(\"123456781-234-5678-1234-567812345678\")").is_err());
+        assert!(read("BinData(0, 0001F)").is_err());
+        assert!(read("BinData(256, 00)").is_err());
+        assert!(read("Timestamp(-1, 5)").is_err());
+        assert!(read("Timestamp(1, 5").is_err());
+    }
+
+    #[test]
+    fn cut_bin_data_is_inexact() {
+        let hex = "AB".repeat(70);
+        let (v, quality) = read(&format!("BinData(0, {hex}...)")).unwrap();
+        assert_eq!(v, bin(BinarySubtype::Generic, &[0xab; 70]));
+        assert!(quality.inexact);
+    }
+
+    #[test]
+    fn strings_are_raw() {
+        assert_eq!(exact("\"green\""), Bson::String("green".into()));
+        assert_eq!(exact("\"\""), Bson::String(String::new()));
+        let raw = "\"He said \"hi\" {x: 1} 'q' \\ back\\slash \n tab\"";
+        assert_eq!(
+            exact(raw),
+            Bson::String("He said \"hi\" {x: 1} 'q' \\ back\\slash \n tab".into())
+        );
+        let (_, quality) = read("\"x\"").unwrap();
+        assert_eq!(
+            quality,
+            Quality {
+                strings: true,
+                inexact: false,
+                ambiguous: false
+            }
+        );
+        assert_eq!(read("\"unterminated"), Err(Error::Unterminated));
+    }
+
+    #[test]
+    fn string_exactness() {
+        assert!(!string_is_inexact(&"a".repeat(150)));
+        assert!(!string_is_inexact(&"a".repeat(159)));
+        assert!(!string_is_inexact(&("a".repeat(147) + "...")));
+        assert!(string_is_inexact(&("a".repeat(150) + "...")));
+        assert!(!string_is_inexact(&("a".repeat(151) + "..x")));
+        assert!(string_is_inexact("ab\u{FFFD}c"));
+        assert!(string_is_inexact(")?9-1\u{1}\t"));
+        assert!(!string_is_inexact("tab\tand\nnewline"));
+        assert!(string_is_inexact("0xff00"));
+        assert!(string_is_inexact("0x293f392d3101ff"));
+        assert!(!string_is_inexact("0x68656c6c6f")); // "hello" is UTF-8: a real string
+        assert!(!string_is_inexact("0xFF00")); // the server writes lower case
+        assert!(!string_is_inexact("0xf"));
+        assert!(!string_is_inexact("0x"));
+    }
+
+    #[test]
+    fn regexes() {
+        let re = |p: &str, o: &str| {
+            Bson::RegularExpression(Regex {
+                pattern: p.into(),
+                options: o.into(),
+            })
+        };
+        assert_eq!(exact("/^ab.*c$/i"), re("^ab.*c$", "i"));
+        assert_eq!(exact("/a/b/imsx"), re("a/b", "imsx"));
+        assert_eq!(exact("//"), re("", ""));
+        assert!(read("/abc").is_err());
+        assert!(read("/abc/1").is_err());
+        let mut q = Quality::default();
+        assert_eq!(
+            value("/a, b: 1/i, c: 2", Follow::Field(None), 1, &mut q),
+            Ok((re("a, b: 1", "i"), ", c: 2"))
+        );
+        assert_eq!(
+            value("/x/ ]", Follow::Array, 1, &mut q),
+            Ok((re("x", ""), " ]"))
+        );
+        assert!(!q.strings);
+    }
+
+    #[test]
+    fn documents_and_arrays() {
+        assert_eq!(exact("{}"), Bson::Document(Document::new()));
+        assert_eq!(exact("[]"), Bson::Array(vec![]));
+        assert_eq!(
+            exact("{ b: 1, a: { c: [ 1, 2 ] }, s: \"t\" }"),
+            Bson::Document(doc! { "b": 1, "a": { "c": [1, 2] }, "s": "t" })
+        );
+        assert_eq!(
+            exact("[ \"a\", [], {}, [ { x: null } ] ]"),
+            Bson::Array(vec![
+                "a".into(),
+                Bson::Array(vec![]),
+                Bson::Document(doc! {}),
+                Bson::Array(vec![Bson::Document(doc! { "x": Bson::Null })])
+            ])
+        );
+        assert_eq!(
+            exact("{ first name: 1, we\"ird: 2 }"),
+            Bson::Document(doc! { "first name": 1, "we\"ird": 2 })
+        );
+        assert!(read("{ a: 1").is_err());
+        assert!(read("{ a: 1,b: 2 }").is_err());
+        assert!(read("[ 1 2 ]").is_err());
+        assert!(read("{ a 1 }").is_err());
+    }
+
+    #[test]
+    fn nested_strings_end_at_a_plausible_follower() {
+        assert_eq!(
+            exact("{ s: \"x\", y\", n: 1 }"),
+            Bson::Document(doc! { "s": "x\", y", "n": 1 })
+        );
+        assert_eq!(
+            exact("{ s: \"a } b\" }"),
+            Bson::Document(doc! { "s": "a } b" })
+        );
+        assert_eq!(
+            exact("[ \"a\", b\", \"c\" ]"),
+            Bson::Array(vec!["a\", b".into(), "c".into()])
+        );
+        assert_eq!(exact("[ \"a ] b\" ]"), Bson::Array(vec!["a ] b".into()]));
+    }
+
+    #[test]
+    fn field_follow() {
+        let mut q = Quality::default();
+        // A known next name decides.
+        assert_eq!(
+            value("\"x\", a: 1\", b: 2", Follow::Field(Some("b")), 1, &mut q),
+            Ok((Bson::String("x\", a: 1".into()), ", b: 2"))
+        );
+        // Without one: the first plausible member.
+        assert_eq!(
+            value("\"x\", a: 1\", b: 2", Follow::Field(None), 1, &mut q),
+            Ok((Bson::String("x".into()), ", a: 1\", b: 2"))
+        );
+        // `, note: he…` is not a plausible member: no value starts with `he`.
+        assert_eq!(
+            value("\"x\", note: he said\"", Follow::Field(None), 1, &mut q),
+            Ok((Bson::String("x\", note: he said".into()), ""))
+        );
+        // No follower at all: the rest of the input.
+        assert_eq!(
+            value("\"a\" \"b\"", Follow::Field(Some("z")), 1, &mut q),
+            Ok((Bson::String("a\" \"b".into()), ""))
+        );
+    }
+
+    #[test]
+    fn second_ends() {
+        let s = Bson::String(String::new());
+        let re = Bson::RegularExpression(Regex {
+            pattern: String::new(),
+            options: String::new(),
+        });
+        assert_eq!(
+            end_again(", b: \"y\", b: \"z\"", &s, "b"),
+            Some(", b: \"z\"")
+        );
+        assert_eq!(end_again(", b: \"y\"", &s, "b"), None);
+        assert_eq!(end_again(", b: \"y\", c: 1", &s, "b"), None);
+        assert_eq!(end_again(", b: /y/i, b: 1", &re, "b"), Some(", b: 1"));
+        assert_eq!(end_again(", b: \"y\", b: 1", &re, "b"), None);
+        assert_eq!(end_again(", b: \"y\", b: 1", &Bson::Int32(1), "b"), None);
+    }
+
+    #[test]
+    fn plausibility() {
+        assert!(plausible_member("b: 1"));
+        assert!(plausible_member(": \"x\""));
+        assert!(plausible_member("first name: ObjectId('"));
+        assert!(!plausible_member("b, c: 1"));
+        assert!(!plausible_member("b: hello"));
+        assert!(!plausible_member("b:1"));
+        assert!(!plausible_member(""));
+        assert!(plausible_value("-1"));
+        assert!(plausible_value("Infinity"));
+        assert!(!plausible_value("x"));
+        assert!(!plausible_value(""));
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let deep = "[ ".repeat(MAX_DEPTH) + "1" + &" ]".repeat(MAX_DEPTH);
+        assert_eq!(read(&deep), Err(Error::TooDeep));
+        let fits = "[ ".repeat(MAX_DEPTH - 2) + "1" + &" ]".repeat(MAX_DEPTH - 2);
+        assert!(read(&fits).is_ok());
+        let docs = "{ a: ".repeat(10_000);
+        assert_eq!(read(&docs), Err(Error::TooDeep));
+    }
+
+    #[test]
+    fn integers_and_hex() {
+        assert_eq!(integer::<i64>("-12)"), Ok((-12, ")")));
+        assert_eq!(integer::<u32>("x"), Err(Error::Number));
+        let mut out = [0u8; 2];
+        assert_eq!(decode_hex("aB0f", &mut out), Some(()));
+        assert_eq!(out, [0xab, 0x0f]);
+        assert_eq!(decode_hex("abc", &mut out), None);
+        assert_eq!(decode_hex("zz00", &mut out), None);
+    }
+}
