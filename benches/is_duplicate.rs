@@ -52,12 +52,18 @@ fn duplicate(c: &mut Criterion) {
     );
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err.clone());
     let mut group = c.benchmark_group("duplicate");
-    group.bench_function("is_duplicate", |b| b.iter(|| black_box(&err).is_duplicate()));
+    group.bench_function("is_duplicate", |b| {
+        b.iter(|| black_box(&err).is_duplicate())
+    });
     group.bench_function("is_duplicate/boxed_dyn_error", |b| {
         b.iter(|| black_box(&boxed).is_duplicate())
     });
     group.bench_function("duplicate_key", |b| {
-        b.iter(|| black_box(&err).duplicate_key().map(|d| d.index().map(str::len)))
+        b.iter(|| {
+            black_box(&err)
+                .duplicate_key()
+                .map(|d| d.index().map(str::len))
+        })
     });
     group.finish();
 }

@@ -51,13 +51,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     // update_one: here the server's keyPattern/keyValue come through.
     let err = users
-        .update_one(doc! { "_id": 3 }, doc! { "$set": { "email": "ann@example.com" } })
+        .update_one(
+            doc! { "_id": 3 },
+            doc! { "$set": { "email": "ann@example.com" } },
+        )
         .await
         .expect_err("a duplicate");
     show("update_one", &err);
 
     // Anything that is not a duplicate says so, without allocating.
-    let err = db.run_command(doc! { "noSuchCommand": 1 }).await.expect_err("an error");
+    let err = db
+        .run_command(doc! { "noSuchCommand": 1 })
+        .await
+        .expect_err("an error");
     println!("\nnoSuchCommand: is_duplicate() = {}", err.is_duplicate());
     assert!(!err.is_duplicate());
 
@@ -70,7 +76,12 @@ fn show(what: &str, err: &mongodb::error::Error) {
     println!("\n{what}: is_duplicate() = true");
     for dup in err.duplicate_keys() {
         println!("  {dup}");
-        println!("    index {:?}, fields {:?}, position {:?}", dup.index(), dup.fields(), dup.position());
+        println!(
+            "    index {:?}, fields {:?}, position {:?}",
+            dup.index(),
+            dup.fields(),
+            dup.position()
+        );
         println!("    key_pattern {:?}", dup.key_pattern());
         println!("    key_value   {:?}", dup.key_value());
     }

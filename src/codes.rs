@@ -34,7 +34,10 @@ mod tests {
             "error inserting 1 documents to shard s0 :: caused by :: E11000 duplicate key error"
         ));
         assert!(!is_duplicate(16460, "error inserting documents"));
-        assert!(!is_duplicate(251, "E11000 in a transaction that was aborted"));
+        assert!(!is_duplicate(
+            251,
+            "E11000 in a transaction that was aborted"
+        ));
         assert!(!is_duplicate(0, ""));
     }
 }

@@ -395,6 +395,9 @@ mod tests {
     fn is_small_send_sync_and_static() {
         fn assert_traits<T: Send + Sync + Clone + std::error::Error + 'static>() {}
         assert_traits::<DuplicateKey>();
-        assert_eq!(std::mem::size_of::<DuplicateKey>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<DuplicateKey>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

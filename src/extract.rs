@@ -62,7 +62,14 @@ impl<'a> Iterator for Failures<'a> {
 /// The failed writes (or the failed command) of `err` itself, not of its sources.
 pub(crate) fn failures(err: &Error) -> Failures<'_> {
     let reply = err.server_response().map(|r| &**r);
-    let one = |code, message| Failures::One(Some(Failure { code, message, position: None, reply }));
+    let one = |code, message| {
+        Failures::One(Some(Failure {
+            code,
+            message,
+            position: None,
+            reply,
+        }))
+    };
     match &*err.kind {
         ErrorKind::Write(WriteFailure::WriteError(e)) => one(e.code, &e.message),
         ErrorKind::Command(e) => one(e.code, &e.message),
@@ -86,10 +93,15 @@ pub(crate) fn reply_entry<'a>(failure: &Failure<'a>) -> Option<&'a RawDocument> 
     let write_errors = reply.get_array("writeErrors").ok()?;
     let mut first_duplicate = None;
     for entry in write_errors.into_iter().flatten() {
-        let Some(entry) = entry.as_document() else { continue };
+        let Some(entry) = entry.as_document() else {
+            continue;
+        };
         let code = entry.get_i32("code").unwrap_or(0);
         let message = entry.get_str("errmsg").unwrap_or("");
-        let index = entry.get_i32("index").ok().and_then(|i| usize::try_from(i).ok());
+        let index = entry
+            .get_i32("index")
+            .ok()
+            .and_then(|i| usize::try_from(i).ok());
         if !codes::is_duplicate(code, message) {
             continue;
         }

@@ -206,6 +206,9 @@ impl<T, E: IsDuplicate> IsDuplicate for Result<T, E> {
     }
 
     fn duplicate_keys(&self) -> Vec<DuplicateKey> {
-        self.as_ref().err().map(E::duplicate_keys).unwrap_or_default()
+        self.as_ref()
+            .err()
+            .map(E::duplicate_keys)
+            .unwrap_or_default()
     }
 }

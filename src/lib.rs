@@ -20,6 +20,9 @@
 //! For writes, extension traits on `mongodb::Collection` return conflicts as values, with
 //! the exact key: [`InsertOrConflict`], [`InsertManyOrConflict`] (a bulk import's report) and
 //! [`UpsertByUnique`] (an upsert checked against the collection's unique indexes).
+//!
+//! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
+//! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
 
 #![warn(missing_docs)]
 

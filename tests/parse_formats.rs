@@ -1100,7 +1100,11 @@ fn pathological_inputs_are_linear() {
     // 32 expected names, every string with many ends before the next name: each field may
     // be read a second time, never more.
     let names: Vec<String> = (0..32).map(|i| format!("f{i}")).collect();
-    let index = names.iter().map(|n| format!("{n}_1")).collect::<Vec<_>>().join("_");
+    let index = names
+        .iter()
+        .map(|n| format!("{n}_1"))
+        .collect::<Vec<_>>()
+        .join("_");
     let fields: Vec<String> = (0..32)
         .map(|i| {
             let next = format!("\", f{}: \"", i + 1);
