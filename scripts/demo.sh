@@ -26,7 +26,7 @@ trap cleanup EXIT
 "$mongod" --port "$port" --dbpath "$dbpath" --bind_ip 127.0.0.1 --nounixsocket \
   --logpath "$dbpath/mongod.log" --wiredTigerCacheSizeGB 0.25 \
   --wiredTigerEngineConfigString 'log=(prealloc=false,file_max=10MB)' \
-  --setParameter diagnosticDataCollectionEnabled=false &
+  --setParameter diagnosticDataCollectionEnabled=false >/dev/null &
 pid=$!
 for _ in $(seq 600); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

@@ -82,7 +82,7 @@ fn start() -> Mongod {
         "$0" --port "$1" --dbpath "$2" --bind_ip 127.0.0.1 --replSet rs0 --nounixsocket \
             --logpath "$2/mongod.log" --wiredTigerCacheSizeGB 0.25 \
             --wiredTigerEngineConfigString 'log=(prealloc=false,file_max=10MB)' \
-            --setParameter diagnosticDataCollectionEnabled=false &
+            --setParameter diagnosticDataCollectionEnabled=false >/dev/null &
         pid=$!
         echo started
         cat >/dev/null
