@@ -99,6 +99,16 @@ impl<'a> Natural<'a> {
         &self.names[..self.len]
     }
 
+    /// Whether a direction is a string (`2d`, `2dsphere`, `text`) in the key pattern.
+    pub(crate) fn has_string_direction(&self) -> bool {
+        self.directions[..self.len].iter().any(|direction| {
+            matches!(
+                direction,
+                Direction::Sphere | Direction::Flat | Direction::Text
+            )
+        })
+    }
+
     /// The key pattern.
     pub(crate) fn pattern(&self) -> Document {
         let mut doc = Document::new();

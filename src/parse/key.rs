@@ -34,9 +34,9 @@ use super::value::{self, Error, Follow, Quality, Result};
 
 /// A key document, read.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Key {
+pub(crate) struct Key<'a> {
     /// The names as printed, in order; empty for 3.2-4.0's `{ : 1, : 2 }`.
-    pub(crate) names: Vec<String>,
+    pub(crate) names: Vec<&'a str>,
     pub(crate) values: Values,
     pub(crate) quality: Quality,
 }
@@ -53,7 +53,7 @@ pub(crate) enum Values {
 /// Parses `text`, which must be exactly one `{ … }`, expecting `names` in order when given
 /// (rule 2; an error when they do not fit). The output is built as the text is read: no
 /// intermediate copies.
-pub(crate) fn key_document(text: &str, names: Option<&[&str]>) -> Result<Key> {
+pub(crate) fn key_document<'a>(text: &'a str, names: Option<&[&str]>) -> Result<Key<'a>> {
     let mut key = Key {
         names: Vec::new(),
         values: Values::Named(Document::new()),
@@ -76,10 +76,10 @@ pub(crate) fn key_document(text: &str, names: Option<&[&str]>) -> Result<Key> {
 /// Reads `<name>: <value>, …` up to the end of `rest` into `key`. With `names` and
 /// `look_again`, a raw string that could also end at a later `", <next name>: ` is tried that
 /// way too (once, without looking again): if the rest still reads, the key is ambiguous.
-fn read_fields(
-    mut rest: &str,
+fn read_fields<'a>(
+    mut rest: &'a str,
     names: Option<&[&str]>,
-    key: &mut Key,
+    key: &mut Key<'a>,
     look_again: bool,
 ) -> Result<()> {
     let mut count = 0;
@@ -119,7 +119,7 @@ fn read_fields(
                 if count == 0 {
                     key.names.reserve_exact(names.map_or(1, <[&str]>::len));
                 }
-                key.names.push(name.to_owned());
+                key.names.push(name);
                 doc.insert(name, item);
             }
             (Values::Positional(items), true) => items.push(item),
