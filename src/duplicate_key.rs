@@ -192,7 +192,7 @@ impl DuplicateKey {
         let fields = match &key_value {
             // The value's keys are the fields, in order (two equal names leave no value).
             Some(value) if value.len() == fields.len() => Fields::OfValue,
-            _ => Fields::Spans(fields.into_iter().map(span).collect()),
+            _ => Fields::Spans(fields.iter().map(|field| span(field)).collect()),
         };
         let key_pattern = match key_pattern {
             Pattern::None => KeyPattern::Known(None),

@@ -57,7 +57,7 @@ mod value;
 use mongodb::bson::{Bson, Document};
 
 use index_name::Natural;
-use key::{Key, Values};
+use key::{Key, Names, Values};
 use value::Quality;
 
 /// Everything the message text says about one duplicate-key error. Names are slices of the
@@ -69,7 +69,7 @@ pub(crate) struct Parsed<'a> {
     pub(crate) index: Option<&'a str>,
     pub(crate) collation: Option<Document>,
     /// The key's field names in index order; empty when the message does not name them.
-    pub(crate) fields: Vec<&'a str>,
+    pub(crate) fields: Names<'a>,
     /// Only from a default index name (`a_1_b_-1`) that agrees with `fields`.
     pub(crate) key_pattern: Pattern,
     /// `None` when any part is truncated, a collation key, lossy, or unnamed.
@@ -267,7 +267,7 @@ fn dup_key<'a>(
     // No readable values; the expected names may still be there.
     if let Some(hint) = hint {
         if key::names_present(input.trim_end(), hint.names()) {
-            parsed.fields = hint.names().to_vec();
+            parsed.fields = hint.names().iter().copied().collect();
             parsed.key_pattern = Pattern::Natural;
         }
     }
@@ -301,7 +301,7 @@ fn resolve<'a>(
             parsed.key_pattern = match hint {
                 Some(_) => Pattern::Natural,
                 None => index
-                    .and_then(|index| index_name::pattern_for(index, &key.names))
+                    .and_then(|index| index_name::pattern_for(index, &key.names[..]))
                     .map_or(Pattern::None, Pattern::Known),
             };
             parsed.fields = key.names;

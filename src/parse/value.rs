@@ -158,9 +158,10 @@ fn string<'a>(
 /// - `0x` + lower-case hex of bytes that are not UTF-8: newer servers print invalid UTF-8
 ///   that way (a string of valid UTF-8 is never hex-encoded without a collation).
 fn string_is_inexact(content: &str) -> bool {
+    // One byte scan first: U+0001, and 0xEF which starts U+FFFD's encoding.
+    let rare = content.bytes().any(|b| b == 1 || b == 0xEF);
     (content.len() > STRING_CUT && content.ends_with("..."))
-        || content.as_bytes().contains(&1)
-        || content.contains('\u{FFFD}')
+        || (rare && (content.as_bytes().contains(&1) || content.contains('\u{FFFD}')))
         || hex_of_invalid_utf8(content)
 }
 
