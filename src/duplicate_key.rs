@@ -162,7 +162,10 @@ impl DuplicateKey {
     /// assert_eq!(DuplicateKey::from_message("E11001 is not E11000"), None);
     /// ```
     pub fn from_message(message: &str) -> Option<Self> {
-        let parsed = parse::parse(message)?;
+        let mut parsed = Parsed::default();
+        if !parse::parse_into(message, &mut parsed) {
+            return None;
+        }
         Some(Self::assemble(message, parsed, None, None))
     }
 

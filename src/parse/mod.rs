@@ -116,13 +116,20 @@ const DUP_KEY: &str = " dup key: {";
 /// Parses a duplicate-key message; `None` when `message` is not one.
 pub(crate) fn parse(message: &str) -> Option<Parsed<'_>> {
     let mut parsed = Parsed::default();
+    parse_into(message, &mut parsed).then_some(parsed)
+}
+
+/// [`parse`] into `parsed` (which starts as `Parsed::default()`), not moving the result
+/// around: `false` when `message` is not a duplicate-key message.
+pub(crate) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
     if let Some(at) = find(message, E11000) {
-        e11000(&message[at + E11000.len()..], &mut parsed);
+        e11000(&message[at + E11000.len()..], parsed);
+    } else if let Some(at) = find(message, DOCUMENTDB) {
+        documentdb(&message[at + DOCUMENTDB.len()..], parsed);
     } else {
-        let at = find(message, DOCUMENTDB)?;
-        documentdb(&message[at + DOCUMENTDB.len()..], &mut parsed);
+        return false;
     }
-    Some(parsed)
+    true
 }
 
 /// What follows `E11000 duplicate key error`.
@@ -275,8 +282,22 @@ fn dup_key<'a>(
 
 /// Where the key document may end: before a known trailer, else at the end of the text.
 fn documents(input: &str) -> impl Iterator<Item = &str> {
-    let found_value = find(input, " found value: ").map(|at| &input[..at]);
-    let full_error = find(input, "}, full error: ").map(|at| &input[..=at]);
+    const FOUND_VALUE: &[u8] = b" found value: ";
+    const FULL_ERROR: &[u8] = b"}, full error: ";
+    // One scan for both trailers: each has an `f` at a fixed offset (1 and 3).
+    let bytes = input.as_bytes();
+    let (mut found_value, mut full_error) = (None, None);
+    for (at, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'f') {
+        if found_value.is_none() && at >= 1 && bytes[at - 1..].starts_with(FOUND_VALUE) {
+            found_value = Some(&input[..at - 1]);
+        }
+        if full_error.is_none() && at >= 3 && bytes[at - 3..].starts_with(FULL_ERROR) {
+            full_error = Some(&input[..at - 2]);
+        }
+        if found_value.is_some() && full_error.is_some() {
+            break;
+        }
+    }
     [found_value, full_error, Some(input.trim_end())]
         .into_iter()
         .flatten()
