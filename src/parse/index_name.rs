@@ -120,7 +120,7 @@ impl<'a> Natural<'a> {
     }
 
     #[cfg(test)]
-    fn to_vec(self) -> Split<'a> {
+    fn to_vec(&self) -> Split<'a> {
         self.names().iter().copied().zip(self.directions).collect()
     }
 }
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn natural_splits() {
-        let natural = |name| super::natural(name).map(Natural::to_vec);
+        let natural = |name| super::natural(name).as_ref().map(Natural::to_vec);
         assert_eq!(natural("email_1"), Some(vec![("email", Ascending)]));
         assert_eq!(
             natural("a_1_b_-1"),
