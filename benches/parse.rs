@@ -1,11 +1,11 @@
 //! The message parser against the common hand-rolled baseline, measured in the same run:
 //!
-//! 1. `typed/*`: `DuplicateKey::from_message` — namespace, index, fields, key pattern and the
-//!    typed key value — on a typical 4.2+ message, single-field and compound, then reading
+//! 1. `typed/*`: `DuplicateKey::from_message` — namespace, index, fields and the typed key
+//!    value — on a typical 4.2+ message, single-field and compound, then reading
 //!    `database()`, `collection()`, `index()`, `fields()` and `key_value()` inside the timed
-//!    loop (parts are stored as ranges of the message and the key pattern of a default index
-//!    name is built on first use, so reading them counts their cost; `key_pattern()` is left
-//!    out, as most callers never read it);
+//!    loop: parts are stored as ranges of the message, so reading them counts their cost.
+//!    The key pattern of a default index name is built on first use and `key_pattern()` is
+//!    not read here, as most callers never read it;
 //! 2. `regex/*`: one `regex::Regex` capture `index: (.*) dup key` (built once) taking the index
 //!    name as a `String`, on the same messages;
 //! 3. `scaling/*`: messages whose key document is 1 KiB, 64 KiB and 1 MiB long; the time per
