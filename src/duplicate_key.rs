@@ -1,12 +1,13 @@
 //! [`DuplicateKey`]: one duplicate-key error as a value.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use mongodb::bson::{Bson, Document, RawDocument};
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::extract::{self, Failure};
-use crate::parse::{self, Parsed};
+use crate::parse::{self, Parsed, Pattern};
 
 /// A MongoDB duplicate-key error (code 11000, `E11000 duplicate key error ...`) as a value.
 ///
@@ -41,23 +42,68 @@ use crate::parse::{self, Parsed};
 /// assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
 /// assert_eq!(dup.to_string(), r#"duplicate key for index "email_1" in "shop.users""#);
 /// ```
-#[derive(Clone, PartialEq, Serialize)]
-#[serde(transparent)]
+#[derive(Clone)]
 pub struct DuplicateKey(Box<Parts>);
 
 /// The parts, boxed: a `DuplicateKey` is one pointer wide, so `Result<T, DuplicateKey>`
 /// stays small (`clippy::result_large_err`), as `mongodb::error::Error` boxes its kind.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// Names the message holds are kept as byte ranges into `message` (no copies); the key
+/// pattern of a default index name is built on first use.
+#[derive(Clone)]
 struct Parts {
-    database: Option<String>,
-    collection: Option<String>,
-    index: Option<String>,
-    fields: Vec<String>,
-    key_pattern: Option<Document>,
+    database: Option<Span>,
+    collection: Option<Span>,
+    index: Option<Span>,
+    fields: Fields,
+    key_pattern: KeyPattern,
     key_value: Option<Document>,
     collation: Option<Document>,
     position: Option<usize>,
     message: String,
+}
+
+/// A byte range of `Parts::message`, on `char` boundaries.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// Where `part`, a slice of `message`, lies in it.
+    fn of(message: &str, part: &str) -> Self {
+        let start = (part.as_ptr() as usize).wrapping_sub(message.as_ptr() as usize);
+        debug_assert!(start <= message.len() && start + part.len() <= message.len());
+        Span {
+            start,
+            end: start + part.len(),
+        }
+    }
+
+    fn get(self, message: &str) -> &str {
+        // Always in range and on boundaries (`of`); `get` keeps a mistake from panicking.
+        message.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// The key's field names.
+#[derive(Clone)]
+enum Fields {
+    /// The keys of `key_value`, which is `Some` (the common case: nothing stored twice).
+    OfValue,
+    /// Slices of the message.
+    Spans(Vec<Span>),
+    /// From the server's reply or the caller's key pattern.
+    Owned(Vec<String>),
+}
+
+/// The key pattern, or how to build it.
+#[derive(Clone)]
+enum KeyPattern {
+    Known(Option<Document>),
+    /// The natural split of the index name, built on first use.
+    Natural(OnceLock<Option<Document>>),
 }
 
 impl DuplicateKey {
@@ -116,7 +162,10 @@ impl DuplicateKey {
     /// assert_eq!(DuplicateKey::from_message("E11001 is not E11000"), None);
     /// ```
     pub fn from_message(message: &str) -> Option<Self> {
-        let parsed = parse::parse(message)?;
+        let mut parsed = Parsed::default();
+        if !parse::parse_into(message, &mut parsed) {
+            return None;
+        }
         Some(Self::assemble(message, parsed, None, None))
     }
 
@@ -129,7 +178,7 @@ impl DuplicateKey {
 
     fn assemble(
         message: &str,
-        parsed: Parsed,
+        parsed: Parsed<'_>,
         reply: Option<&RawDocument>,
         position: Option<usize>,
     ) -> Self {
@@ -142,10 +191,21 @@ impl DuplicateKey {
             key_pattern,
             key_value,
         } = parsed;
+        let span = |part: &str| Span::of(message, part);
+        let fields = match &key_value {
+            // The value's keys are the fields, in order (two equal names leave no value).
+            Some(value) if value.len() == fields.len() => Fields::OfValue,
+            _ => Fields::Spans(fields.iter().map(|field| span(field)).collect()),
+        };
+        let key_pattern = match key_pattern {
+            Pattern::None => KeyPattern::Known(None),
+            Pattern::Known(doc) => KeyPattern::Known(Some(doc)),
+            Pattern::Natural => KeyPattern::Natural(OnceLock::new()),
+        };
         let mut dup = DuplicateKey(Box::new(Parts {
-            database,
-            collection,
-            index,
+            database: database.map(span),
+            collection: collection.map(span),
+            index: index.map(span),
             fields,
             key_pattern,
             key_value,
@@ -171,7 +231,7 @@ impl DuplicateKey {
             self.0.collation = Some(collation);
         }
         if let Some(pattern) = document("keyPattern") {
-            self.0.fields = pattern.keys().cloned().collect();
+            self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
             // 2d, 2dsphere and text indexes key geohashes, S2 cells and terms: their keyValue
             // is not the value written.
             let plain = pattern.values().all(|direction| {
@@ -180,7 +240,7 @@ impl DuplicateKey {
                     Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
                 )
             });
-            self.0.key_pattern = Some(pattern);
+            self.0.key_pattern = KeyPattern::Known(Some(pattern));
             // A keyValue that is not valid UTF-8 (4.4/5.0 collation keys) fails to convert:
             // then the value is unknown, as is a value made of collation keys.
             self.0.key_value = document("keyValue")
@@ -191,8 +251,8 @@ impl DuplicateKey {
     /// Sets the key pattern and the value from what the caller sent, which is exact where
     /// the server's reply was dropped or holds collation keys.
     pub(crate) fn with_key(mut self, pattern: Document, value: Document) -> Self {
-        self.0.fields = pattern.keys().cloned().collect();
-        self.0.key_pattern = Some(pattern);
+        self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
+        self.0.key_pattern = KeyPattern::Known(Some(pattern));
         self.0.key_value = Some(value);
         self
     }
@@ -207,7 +267,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.database(), Some("shop"));
     /// ```
     pub fn database(&self) -> Option<&str> {
-        self.0.database.as_deref()
+        self.0.database.map(|span| span.get(&self.0.message))
     }
 
     /// The collection, when the server named it.
@@ -220,7 +280,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.collection(), Some("order items"));
     /// ```
     pub fn collection(&self) -> Option<&str> {
-        self.0.collection.as_deref()
+        self.0.collection.map(|span| span.get(&self.0.message))
     }
 
     /// The unique index's name. The server sends it only in the message; clustered
@@ -234,7 +294,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.index(), None); // a clustered collection
     /// ```
     pub fn index(&self) -> Option<&str> {
-        self.0.index.as_deref()
+        self.0.index.map(|span| span.get(&self.0.message))
     }
 
     /// The index's key pattern, such as `{ email: 1 }`: from the server's reply, from the
@@ -250,7 +310,12 @@ impl DuplicateKey {
     /// assert_eq!(dup.key_pattern(), Some(&doc! { "tenant": 1, "email": -1 }));
     /// ```
     pub fn key_pattern(&self) -> Option<&Document> {
-        self.0.key_pattern.as_ref()
+        match &self.0.key_pattern {
+            KeyPattern::Known(pattern) => pattern.as_ref(),
+            KeyPattern::Natural(cache) => cache
+                .get_or_init(|| self.index().and_then(parse::natural_pattern))
+                .as_ref(),
+        }
     }
 
     /// The duplicated value, typed, keyed by field: `{ email: "ann@example.com" }`.
@@ -297,7 +362,17 @@ impl DuplicateKey {
     /// assert_eq!(dup.fields(), ["tenant", "profile.email"]);
     /// ```
     pub fn fields(&self) -> Vec<&str> {
-        self.0.fields.iter().map(String::as_str).collect()
+        match &self.0.fields {
+            Fields::OfValue => self
+                .0
+                .key_value
+                .iter()
+                .flat_map(Document::keys)
+                .map(String::as_str)
+                .collect(),
+            Fields::Spans(spans) => spans.iter().map(|span| span.get(&self.0.message)).collect(),
+            Fields::Owned(fields) => fields.iter().map(String::as_str).collect(),
+        }
     }
 
     /// The failed write's place in its batch (`insert_many`, client `bulk_write`); `None`
@@ -345,10 +420,10 @@ fn has_string(doc: &Document) -> bool {
 impl fmt::Display for DuplicateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("duplicate key")?;
-        if let Some(index) = &self.0.index {
+        if let Some(index) = self.index() {
             write!(f, " for index {index:?}")?;
         }
-        match (&self.0.database, &self.0.collection) {
+        match (self.database(), self.collection()) {
             (Some(db), Some(coll)) => {
                 write!(f, " in \"{}.{}\"", db.escape_debug(), coll.escape_debug())
             }
@@ -360,28 +435,49 @@ impl fmt::Display for DuplicateKey {
 
 impl fmt::Debug for DuplicateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Parts {
-            database,
-            collection,
-            index,
-            fields,
-            key_pattern,
-            key_value,
-            collation,
-            position,
-            message,
-        } = &*self.0;
         f.debug_struct("DuplicateKey")
-            .field("database", database)
-            .field("collection", collection)
-            .field("index", index)
-            .field("fields", fields)
-            .field("key_pattern", key_pattern)
-            .field("key_value", key_value)
-            .field("collation", collation)
-            .field("position", position)
-            .field("message", message)
+            .field("database", &self.database())
+            .field("collection", &self.collection())
+            .field("index", &self.index())
+            .field("fields", &self.fields())
+            .field("key_pattern", &self.key_pattern())
+            .field("key_value", &self.key_value())
+            .field("collation", &self.collation())
+            .field("position", &self.position())
+            .field("message", &self.message())
             .finish()
+    }
+}
+
+/// Equal when every getter says the same (however the parts are stored).
+impl PartialEq for DuplicateKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.database() == other.database()
+            && self.collection() == other.collection()
+            && self.index() == other.index()
+            && self.fields() == other.fields()
+            && self.key_pattern() == other.key_pattern()
+            && self.key_value() == other.key_value()
+            && self.collation() == other.collation()
+            && self.position() == other.position()
+            && self.message() == other.message()
+    }
+}
+
+/// A struct of the getters' values, in the order of `Debug`.
+impl Serialize for DuplicateKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut parts = serializer.serialize_struct("Parts", 9)?;
+        parts.serialize_field("database", &self.database())?;
+        parts.serialize_field("collection", &self.collection())?;
+        parts.serialize_field("index", &self.index())?;
+        parts.serialize_field("fields", &self.fields())?;
+        parts.serialize_field("key_pattern", &self.key_pattern())?;
+        parts.serialize_field("key_value", &self.key_value())?;
+        parts.serialize_field("collation", &self.collation())?;
+        parts.serialize_field("position", &self.position())?;
+        parts.serialize_field("message", &self.message())?;
+        parts.end()
     }
 }
 

@@ -14,6 +14,8 @@
 
 use mongodb::bson::{Bson, Document};
 
+use super::key::Names;
+
 /// The most fields a MongoDB index key can have.
 pub(crate) const MAX_FIELDS: usize = 32;
 
@@ -85,18 +87,27 @@ pub(crate) fn pattern(split: &[(&str, Direction)]) -> Document {
 }
 
 /// The fields a default index name gives when split at every direction-looking part: kept
-/// in arrays (no allocation: this runs for every message).
-#[derive(Debug, Clone, Copy)]
+/// inline (no allocation up to four fields: this runs for every message).
+#[derive(Debug, Clone)]
 pub(crate) struct Natural<'a> {
-    names: [&'a str; MAX_FIELDS],
+    names: Names<'a>,
     directions: [Direction; MAX_FIELDS],
-    len: usize,
 }
 
 impl<'a> Natural<'a> {
     /// The field names, in index order.
     pub(crate) fn names(&self) -> &[&'a str] {
-        &self.names[..self.len]
+        &self.names
+    }
+
+    /// Whether a direction is a string (`2d`, `2dsphere`, `text`) in the key pattern.
+    pub(crate) fn has_string_direction(&self) -> bool {
+        self.directions[..self.names.len()].iter().any(|direction| {
+            matches!(
+                direction,
+                Direction::Sphere | Direction::Flat | Direction::Text
+            )
+        })
     }
 
     /// The key pattern.
@@ -109,7 +120,7 @@ impl<'a> Natural<'a> {
     }
 
     #[cfg(test)]
-    fn to_vec(self) -> Split<'a> {
+    fn to_vec(&self) -> Split<'a> {
         self.names().iter().copied().zip(self.directions).collect()
     }
 }
@@ -119,13 +130,11 @@ impl<'a> Natural<'a> {
 /// [`MAX_FIELDS`] fields. Only a hint: `x_1_y_1` gives `[x, y]` even if the field was `x_1_y`.
 pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
     let mut split = Natural {
-        names: [""; MAX_FIELDS],
+        names: Names::default(),
         directions: [Direction::Ascending; MAX_FIELDS],
-        len: 0,
     };
     if name == "_id_" {
-        split.names[0] = "_id";
-        split.len = 1;
+        split.names.push("_id");
         return Some(split);
     }
     let bytes = name.as_bytes();
@@ -140,12 +149,11 @@ pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
         // The field is everything before this part's leading `_`: at least one byte.
         if part_start >= field_start + 2 {
             if let Some(direction) = Direction::from_part(&name[part_start..part_end]) {
-                if split.len == MAX_FIELDS {
+                if split.names.len() == MAX_FIELDS {
                     return None;
                 }
-                split.names[split.len] = &name[field_start..part_start - 1];
-                split.directions[split.len] = direction;
-                split.len += 1;
+                split.directions[split.names.len()] = direction;
+                split.names.push(&name[field_start..part_start - 1]);
                 field_start = part_end + 1;
             }
         }
@@ -155,7 +163,7 @@ pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
         part_start = part_end + 1;
     }
     // The last part must have closed a field (then field_start is just past the end).
-    (field_start == name.len() + 1 && split.len > 0).then_some(split)
+    (field_start == name.len() + 1 && !split.names.is_empty()).then_some(split)
 }
 
 /// The only split of `name` into `fields` fields (any count when `None`), or `None` when
@@ -321,7 +329,7 @@ mod tests {
 
     #[test]
     fn natural_splits() {
-        let natural = |name| super::natural(name).map(Natural::to_vec);
+        let natural = |name| super::natural(name).as_ref().map(Natural::to_vec);
         assert_eq!(natural("email_1"), Some(vec![("email", Ascending)]));
         assert_eq!(
             natural("a_1_b_-1"),

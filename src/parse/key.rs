@@ -34,11 +34,65 @@ use super::value::{self, Error, Follow, Quality, Result};
 
 /// A key document, read.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Key {
+pub(crate) struct Key<'a> {
     /// The names as printed, in order; empty for 3.2-4.0's `{ : 1, : 2 }`.
-    pub(crate) names: Vec<String>,
+    pub(crate) names: Names<'a>,
     pub(crate) values: Values,
     pub(crate) quality: Quality,
+}
+
+/// Field names in order, the first [`Names::INLINE`] kept inline: a typical key allocates
+/// nothing for them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names<'a> {
+    inline: [&'a str; Names::INLINE],
+    len: usize,
+    /// All the names, once there are more than fit inline.
+    spill: Vec<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    const INLINE: usize = 4;
+
+    pub(crate) fn push(&mut self, name: &'a str) {
+        if self.len < Self::INLINE {
+            self.inline[self.len] = name;
+        } else {
+            if self.len == Self::INLINE {
+                self.spill.extend_from_slice(&self.inline);
+            }
+            self.spill.push(name);
+        }
+        self.len += 1;
+    }
+}
+
+impl<'a> std::ops::Deref for Names<'a> {
+    type Target = [&'a str];
+
+    fn deref(&self) -> &[&'a str] {
+        if self.len <= Self::INLINE {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+}
+
+impl PartialEq for Names<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Names<'a> {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut names = Names::default();
+        for name in iter {
+            names.push(name);
+        }
+        names
+    }
 }
 
 /// The values of a key document.
@@ -53,9 +107,9 @@ pub(crate) enum Values {
 /// Parses `text`, which must be exactly one `{ … }`, expecting `names` in order when given
 /// (rule 2; an error when they do not fit). The output is built as the text is read: no
 /// intermediate copies.
-pub(crate) fn key_document(text: &str, names: Option<&[&str]>) -> Result<Key> {
+pub(crate) fn key_document<'a>(text: &'a str, names: Option<&[&str]>) -> Result<Key<'a>> {
     let mut key = Key {
-        names: Vec::new(),
+        names: Names::default(),
         values: Values::Named(Document::new()),
         quality: Quality::default(),
     };
@@ -76,10 +130,10 @@ pub(crate) fn key_document(text: &str, names: Option<&[&str]>) -> Result<Key> {
 /// Reads `<name>: <value>, …` up to the end of `rest` into `key`. With `names` and
 /// `look_again`, a raw string that could also end at a later `", <next name>: ` is tried that
 /// way too (once, without looking again): if the rest still reads, the key is ambiguous.
-fn read_fields(
-    mut rest: &str,
+fn read_fields<'a>(
+    mut rest: &'a str,
     names: Option<&[&str]>,
-    key: &mut Key,
+    key: &mut Key<'a>,
     look_again: bool,
 ) -> Result<()> {
     let mut count = 0;
@@ -102,7 +156,7 @@ fn read_fields(
         if let (true, Follow::Field(Some(next)), Some(names)) = (look_again, follow, names) {
             if let Some(alternative) = value::end_again(after, &item, next) {
                 let mut other = Key {
-                    names: Vec::new(),
+                    names: Names::default(),
                     values: Values::Named(Document::new()),
                     quality: Quality::default(),
                 };
@@ -116,10 +170,7 @@ fn read_fields(
             // The first name decides: names for all fields, or for none.
             (Values::Named(_), true) if count == 0 => key.values = Values::Positional(vec![item]),
             (Values::Named(doc), false) => {
-                if count == 0 {
-                    key.names.reserve_exact(names.map_or(1, <[&str]>::len));
-                }
-                key.names.push(name.to_owned());
+                key.names.push(name);
                 doc.insert(name, item);
             }
             (Values::Positional(items), true) => items.push(item),
@@ -186,7 +237,7 @@ mod tests {
     fn fields(text: &str, names: Option<&[&str]>) -> Result<Vec<(String, Bson)>> {
         key_document(text, names).map(|key| match key.values {
             Values::Named(doc) => {
-                assert_eq!(key.names, doc.keys().cloned().collect::<Vec<_>>());
+                assert_eq!(*key.names, doc.keys().cloned().collect::<Vec<_>>());
                 doc.into_iter().collect()
             }
             Values::Positional(items) => {
@@ -305,7 +356,7 @@ mod tests {
     fn two_readings_are_ambiguous() {
         let key = key_document("{ a: \"x\", b: \"y\", b: \"z\" }", Some(&["a", "b"])).unwrap();
         assert!(key.quality.ambiguous);
-        assert_eq!(key.names, ["a", "b"]);
+        assert_eq!(*key.names, ["a", "b"]);
         let key = key_document("{ a: \"x\", b: \"y\" }", Some(&["a", "b"])).unwrap();
         assert!(!key.quality.ambiguous);
         // A later `", b: ` inside an embedded document is no second reading: `1 }` is no value.
@@ -330,7 +381,7 @@ mod tests {
     #[test]
     fn quality_is_reported() {
         let key = key_document("{ a: \"x\", b: BinData(0, 00...) }", None).unwrap();
-        assert_eq!(key.names, ["a", "b"]);
+        assert_eq!(*key.names, ["a", "b"]);
         assert_eq!(
             key.quality,
             Quality {

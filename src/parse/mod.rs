@@ -57,22 +57,54 @@ mod value;
 use mongodb::bson::{Bson, Document};
 
 use index_name::Natural;
-use key::{Key, Values};
+use key::{Key, Names, Values};
 use value::Quality;
 
-/// Everything the message text says about one duplicate-key error.
+/// Everything the message text says about one duplicate-key error. Names are slices of the
+/// message (no copies); the key pattern may be left for the caller to build on demand.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Parsed {
-    pub(crate) database: Option<String>,
-    pub(crate) collection: Option<String>,
-    pub(crate) index: Option<String>,
+pub(crate) struct Parsed<'a> {
+    pub(crate) database: Option<&'a str>,
+    pub(crate) collection: Option<&'a str>,
+    pub(crate) index: Option<&'a str>,
     pub(crate) collation: Option<Document>,
     /// The key's field names in index order; empty when the message does not name them.
-    pub(crate) fields: Vec<String>,
+    pub(crate) fields: Names<'a>,
     /// Only from a default index name (`a_1_b_-1`) that agrees with `fields`.
-    pub(crate) key_pattern: Option<Document>,
+    pub(crate) key_pattern: Pattern,
     /// `None` when any part is truncated, a collation key, lossy, or unnamed.
     pub(crate) key_value: Option<Document>,
+}
+
+/// The key pattern a message gives, or how to build it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) enum Pattern {
+    /// Not known.
+    #[default]
+    None,
+    /// Built already.
+    Known(Document),
+    /// The index name's natural split ([`natural_pattern`]): built on demand, since most
+    /// callers never read it.
+    Natural,
+}
+
+#[cfg(test)]
+impl Pattern {
+    /// The pattern as a document; `index` is the parsed index name.
+    pub(crate) fn build(&self, index: Option<&str>) -> Option<Document> {
+        match self {
+            Self::None => None,
+            Self::Known(doc) => Some(doc.clone()),
+            Self::Natural => index.and_then(natural_pattern),
+        }
+    }
+}
+
+/// The key pattern of `index` split at every direction-looking part (what
+/// [`Pattern::Natural`] stands for).
+pub(crate) fn natural_pattern(index: &str) -> Option<Document> {
+    index_name::natural(index).map(|split| split.pattern())
 }
 
 const E11000: &str = "E11000 duplicate key error";
@@ -82,19 +114,26 @@ const COLLATION: &str = " collation: {";
 const DUP_KEY: &str = " dup key: {";
 
 /// Parses a duplicate-key message; `None` when `message` is not one.
-pub(crate) fn parse(message: &str) -> Option<Parsed> {
+pub(crate) fn parse(message: &str) -> Option<Parsed<'_>> {
     let mut parsed = Parsed::default();
+    parse_into(message, &mut parsed).then_some(parsed)
+}
+
+/// [`parse`] into `parsed` (which starts as `Parsed::default()`), not moving the result
+/// around: `false` when `message` is not a duplicate-key message.
+pub(crate) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
     if let Some(at) = find(message, E11000) {
-        e11000(&message[at + E11000.len()..], &mut parsed);
+        e11000(&message[at + E11000.len()..], parsed);
+    } else if let Some(at) = find(message, DOCUMENTDB) {
+        documentdb(&message[at + DOCUMENTDB.len()..], parsed);
     } else {
-        let at = find(message, DOCUMENTDB)?;
-        documentdb(&message[at + DOCUMENTDB.len()..], &mut parsed);
+        return false;
     }
-    Some(parsed)
+    true
 }
 
 /// What follows `E11000 duplicate key error`.
-fn e11000(input: &str, parsed: &mut Parsed) {
+fn e11000<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     if let Some(rest) = input.strip_prefix(" collection: ") {
         collection(rest, parsed);
     } else if let Some(rest) = input.strip_prefix(" index: ") {
@@ -105,7 +144,7 @@ fn e11000(input: &str, parsed: &mut Parsed) {
 }
 
 /// `<db>.<coll>` then ` index: …`, ` collation: …`, ` dup key: …`, Cosmos DB's end, or nothing.
-fn collection(input: &str, parsed: &mut Parsed) {
+fn collection<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     const ENDS: [&str; 4] = [" index: ", COLLATION, DUP_KEY, COSMOS_END];
     let Some((at, end)) = first_of(input, &ENDS) else {
         // FerretDB says nothing more.
@@ -123,14 +162,14 @@ fn collection(input: &str, parsed: &mut Parsed) {
 }
 
 /// `<name>` then ` collation: {…` or ` dup key: {…`.
-fn index(input: &str, parsed: &mut Parsed) {
+fn index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     const ENDS: [&str; 2] = [COLLATION, DUP_KEY];
     let Some((at, end)) = first_of(input, &ENDS) else {
         return;
     };
     let name = &input[..at];
     if !name.is_empty() {
-        parsed.index = Some(name.to_owned());
+        parsed.index = Some(name);
     }
     let name = Some(name).filter(|name| !name.is_empty());
     let rest = &input[at + ENDS[end].len() - 1..];
@@ -142,7 +181,7 @@ fn index(input: &str, parsed: &mut Parsed) {
 }
 
 /// `{ … } dup key: {…`: the index's collation, then the key.
-fn collation(input: &str, index: Option<&str>, parsed: &mut Parsed) {
+fn collation<'a>(input: &'a str, index: Option<&'a str>, parsed: &mut Parsed<'a>) {
     let mut quality = Quality::default();
     if let Ok((collation, rest)) = value::document(input, 1, &mut quality) {
         if let Some(rest) = rest.strip_prefix(&DUP_KEY[..DUP_KEY.len() - 1]) {
@@ -158,7 +197,7 @@ fn collation(input: &str, index: Option<&str>, parsed: &mut Parsed) {
 }
 
 /// 2.x/3.0: `<db>.<coll>.$<name>  dup key: {…`.
-fn legacy_index(input: &str, parsed: &mut Parsed) {
+fn legacy_index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     let (qualified, key) = match find(input, DUP_KEY) {
         Some(at) => (&input[..at], Some(&input[at + DUP_KEY.len() - 1..])),
         None => (input.trim_end(), None),
@@ -169,7 +208,7 @@ fn legacy_index(input: &str, parsed: &mut Parsed) {
     if let Some((ns, name)) = qualified.split_once(".$") {
         namespace(ns, parsed);
         if !name.is_empty() {
-            parsed.index = Some(name.to_owned());
+            parsed.index = Some(name);
             index = Some(name);
         }
     }
@@ -179,19 +218,19 @@ fn legacy_index(input: &str, parsed: &mut Parsed) {
 }
 
 /// `<db>.<coll>`: the database has no dot, the collection may.
-fn namespace(ns: &str, parsed: &mut Parsed) {
+fn namespace<'a>(ns: &'a str, parsed: &mut Parsed<'a>) {
     if let Some((db, coll)) = ns.split_once('.') {
         if !db.is_empty() {
-            parsed.database = Some(db.to_owned());
+            parsed.database = Some(db);
         }
         if !coll.is_empty() {
-            parsed.collection = Some(coll.to_owned());
+            parsed.collection = Some(coll);
         }
     }
 }
 
 /// DocumentDB: `: Index '<name>'`; fields and pattern when the name splits one way only.
-fn documentdb(input: &str, parsed: &mut Parsed) {
+fn documentdb<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     let Some(quoted) = input.strip_prefix(": Index '") else {
         return;
     };
@@ -201,15 +240,20 @@ fn documentdb(input: &str, parsed: &mut Parsed) {
     if name.is_empty() {
         return;
     }
-    parsed.index = Some(name.to_owned());
+    parsed.index = Some(name);
     if let Some(split) = index_name::unique_split(name, None) {
-        parsed.fields = split.iter().map(|(field, _)| (*field).to_owned()).collect();
-        parsed.key_pattern = Some(index_name::pattern(&split));
+        parsed.fields = split.iter().map(|(field, _)| *field).collect();
+        parsed.key_pattern = Pattern::Known(index_name::pattern(&split));
     }
 }
 
 /// The key document (`input` starts at its `{`) and what it says with the index name.
-fn dup_key(input: &str, index: Option<&str>, has_collation: bool, parsed: &mut Parsed) {
+fn dup_key<'a>(
+    input: &'a str,
+    index: Option<&'a str>,
+    has_collation: bool,
+    parsed: &mut Parsed<'a>,
+) {
     // Expected names from a default index name (key.rs rule 2), never holding `"`.
     let hint = match index {
         Some(index) if !index.as_bytes().contains(&b'"') => index_name::natural(index),
@@ -230,28 +274,42 @@ fn dup_key(input: &str, index: Option<&str>, has_collation: bool, parsed: &mut P
     // No readable values; the expected names may still be there.
     if let Some(hint) = hint {
         if key::names_present(input.trim_end(), hint.names()) {
-            parsed.fields = hint.names().iter().map(|name| (*name).to_owned()).collect();
-            parsed.key_pattern = Some(hint.pattern());
+            parsed.fields = hint.names().iter().copied().collect();
+            parsed.key_pattern = Pattern::Natural;
         }
     }
 }
 
 /// Where the key document may end: before a known trailer, else at the end of the text.
 fn documents(input: &str) -> impl Iterator<Item = &str> {
-    let found_value = find(input, " found value: ").map(|at| &input[..at]);
-    let full_error = find(input, "}, full error: ").map(|at| &input[..=at]);
+    const FOUND_VALUE: &[u8] = b" found value: ";
+    const FULL_ERROR: &[u8] = b"}, full error: ";
+    // One scan for both trailers: each has an `f` at a fixed offset (1 and 3).
+    let bytes = input.as_bytes();
+    let (mut found_value, mut full_error) = (None, None);
+    for (at, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'f') {
+        if found_value.is_none() && at >= 1 && bytes[at - 1..].starts_with(FOUND_VALUE) {
+            found_value = Some(&input[..at - 1]);
+        }
+        if full_error.is_none() && at >= 3 && bytes[at - 3..].starts_with(FULL_ERROR) {
+            full_error = Some(&input[..at - 2]);
+        }
+        if found_value.is_some() && full_error.is_some() {
+            break;
+        }
+    }
     [found_value, full_error, Some(input.trim_end())]
         .into_iter()
         .flatten()
 }
 
 /// Fills fields, key pattern and key value from a parsed key document.
-fn resolve(
-    key: Key,
+fn resolve<'a>(
+    key: Key<'a>,
     hint: Option<&Natural<'_>>,
-    index: Option<&str>,
+    index: Option<&'a str>,
     has_collation: bool,
-    parsed: &mut Parsed,
+    parsed: &mut Parsed<'a>,
 ) {
     // Under a collation, strings are collation keys, not the user's value.
     let exact =
@@ -262,8 +320,10 @@ fn resolve(
                 return;
             }
             parsed.key_pattern = match hint {
-                Some(hint) => Some(hint.pattern()),
-                None => index.and_then(|index| index_name::pattern_for(index, &key.names)),
+                Some(_) => Pattern::Natural,
+                None => index
+                    .and_then(|index| index_name::pattern_for(index, &key.names[..]))
+                    .map_or(Pattern::None, Pattern::Known),
             };
             parsed.fields = key.names;
             value
@@ -275,27 +335,33 @@ fn resolve(
             else {
                 return;
             };
-            parsed.fields = split.iter().map(|(field, _)| (*field).to_owned()).collect();
-            parsed.key_pattern = Some(index_name::pattern(&split));
-            parsed.fields.iter().cloned().zip(items).collect()
+            parsed.fields = split.iter().map(|(field, _)| *field).collect();
+            parsed.key_pattern = Pattern::Known(index_name::pattern(&split));
+            parsed
+                .fields
+                .iter()
+                .map(|f| (*f).to_owned())
+                .zip(items)
+                .collect()
         }
     };
     // Two equal names would have merged.
-    if exact && value.len() == parsed.fields.len() && !derived_keys(parsed) {
+    if exact && value.len() == parsed.fields.len() && !derived_keys(parsed, hint) {
         parsed.key_value = Some(value);
     }
 }
 
 /// Whether the key is what a 2d, 2dsphere or text index stores (an S2 cell, a geohash, a term
 /// with `_fts`/`_ftsx`) rather than the document's value.
-fn derived_keys(parsed: &Parsed) -> bool {
-    let geo = parsed.key_pattern.as_ref().is_some_and(|pattern| {
-        pattern
+fn derived_keys(parsed: &Parsed<'_>, hint: Option<&Natural<'_>>) -> bool {
+    let geo = match &parsed.key_pattern {
+        Pattern::None => false,
+        Pattern::Known(pattern) => pattern
             .values()
-            .any(|direction| matches!(direction, Bson::String(_)))
-    });
-    let text =
-        parsed.fields.iter().any(|f| f == "_fts") && parsed.fields.iter().any(|f| f == "_ftsx");
+            .any(|direction| matches!(direction, Bson::String(_))),
+        Pattern::Natural => hint.is_some_and(Natural::has_string_direction),
+    };
+    let text = parsed.fields.contains(&"_fts") && parsed.fields.contains(&"_ftsx");
     geo || text
 }
 
@@ -342,8 +408,29 @@ mod tests {
     use super::*;
     use mongodb::bson::{doc, oid::ObjectId};
 
+    /// What [`super::Parsed`] says, owned and with the key pattern built.
+    #[derive(Debug, Default, PartialEq)]
+    struct Parsed {
+        database: Option<String>,
+        collection: Option<String>,
+        index: Option<String>,
+        collation: Option<Document>,
+        fields: Vec<String>,
+        key_pattern: Option<Document>,
+        key_value: Option<Document>,
+    }
+
     fn p(message: &str) -> Parsed {
-        parse(message).unwrap_or_else(|| panic!("not read: {message}"))
+        let parsed = parse(message).unwrap_or_else(|| panic!("not read: {message}"));
+        Parsed {
+            database: parsed.database.map(str::to_owned),
+            collection: parsed.collection.map(str::to_owned),
+            index: parsed.index.map(str::to_owned),
+            collation: parsed.collation,
+            fields: parsed.fields.iter().map(|f| (*f).to_owned()).collect(),
+            key_pattern: parsed.key_pattern.build(parsed.index),
+            key_value: parsed.key_value,
+        }
     }
 
     fn strings(list: &[&str]) -> Vec<String> {

@@ -158,9 +158,10 @@ fn string<'a>(
 /// - `0x` + lower-case hex of bytes that are not UTF-8: newer servers print invalid UTF-8
 ///   that way (a string of valid UTF-8 is never hex-encoded without a collation).
 fn string_is_inexact(content: &str) -> bool {
+    // One byte scan first: U+0001, and 0xEF which starts U+FFFD's encoding.
+    let rare = content.bytes().any(|b| b == 1 || b == 0xEF);
     (content.len() > STRING_CUT && content.ends_with("..."))
-        || content.as_bytes().contains(&1)
-        || content.contains('\u{FFFD}')
+        || (rare && (content.as_bytes().contains(&1) || content.contains('\u{FFFD}')))
         || hex_of_invalid_utf8(content)
 }
 
@@ -425,20 +426,33 @@ fn decode_hex(hex: &str, out: &mut [u8]) -> Option<()> {
     if hex.len() != out.len() * 2 {
         return None;
     }
-    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
         *byte = hex_byte(pair)?;
     }
     Some(())
 }
 
+/// Hex digit values by byte; `INVALID` for bytes that are no hex digit.
+const HEX_DIGITS: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            d @ b'0'..=b'9' => d - b'0',
+            d @ b'a'..=b'f' => d - b'a' + 10,
+            d @ b'A'..=b'F' => d - b'A' + 10,
+            _ => INVALID,
+        };
+        b += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xFF;
+
 fn hex_byte(pair: &[u8]) -> Option<u8> {
     fn digit(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
+        let d = HEX_DIGITS[usize::from(b)];
+        (d != INVALID).then_some(d)
     }
     match pair {
         [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
