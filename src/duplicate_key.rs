@@ -7,6 +7,7 @@ use mongodb::bson::{Bson, Document, RawDocument};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::extract::{self, Failure};
+use crate::key_pattern;
 use crate::parse::{self, Parsed, Pattern};
 
 /// A MongoDB duplicate-key error (code 11000, `E11000 duplicate key error ...`) as a value.
@@ -234,12 +235,7 @@ impl DuplicateKey {
             self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
             // 2d, 2dsphere and text indexes key geohashes, S2 cells and terms: their keyValue
             // is not the value written.
-            let plain = pattern.values().all(|direction| {
-                matches!(
-                    direction,
-                    Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
-                )
-            });
+            let plain = key_pattern::is_plain(&pattern);
             self.0.key_pattern = KeyPattern::Known(Some(pattern));
             // A keyValue that is not valid UTF-8 (4.4/5.0 collation keys) fails to convert:
             // then the value is unknown, as is a value made of collation keys.

@@ -33,6 +33,7 @@ pub mod dedupe;
 mod duplicate_key;
 mod extract;
 mod is_duplicate;
+mod key_pattern;
 mod parse;
 
 pub use conflict::{

@@ -9,7 +9,8 @@ use mongodb::bson::{doc, Document, RawDocumentBuf};
 use mongodb::Collection;
 
 use super::index_cache::{self, Indexes};
-use super::key_values::{is_plain, key_value};
+use super::key_values::key_value;
+use crate::key_pattern::is_plain;
 use crate::DuplicateKey;
 
 /// Where a duplicate's key pattern comes from.

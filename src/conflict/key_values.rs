@@ -2,18 +2,6 @@
 
 use mongodb::bson::{Bson, Document, RawBsonRef, RawDocument};
 
-/// Whether every field of `pattern` is a plain ascending or descending key: the index holds
-/// the field's value itself. A `"2dsphere"`, `"2d"`, `"text"` or `"hashed"` field holds
-/// something computed from it (cells, terms, a hash), not what the document says.
-pub(crate) fn is_plain(pattern: &Document) -> bool {
-    pattern.values().all(|direction| {
-        matches!(
-            direction,
-            Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
-        )
-    })
-}
-
 /// The values of `doc` under each field of the key `pattern`, keyed by the pattern's field
 /// names (dotted paths stay dotted, as in the server's `keyValue`): `{ "profile.email": .. }`.
 ///
@@ -55,15 +43,7 @@ fn lookup<'a>(doc: &'a RawDocument, path: &str) -> Option<Option<RawBsonRef<'a>>
 mod tests {
     use mongodb::bson::{doc, oid::ObjectId, rawdoc, Bson, Document};
 
-    use super::{is_plain, key_value};
-
-    #[test]
-    fn only_ascending_and_descending_keys_are_plain() {
-        assert!(is_plain(&doc! { "a": 1, "b": -1, "c": 1.0, "d": 1_i64 }));
-        assert!(!is_plain(&doc! { "loc": "2dsphere" }));
-        assert!(!is_plain(&doc! { "_fts": "text", "_ftsx": 1 }));
-        assert!(!is_plain(&doc! { "a": 1, "h": "hashed" }));
-    }
+    use super::key_value;
 
     #[test]
     fn top_level_and_compound() {

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::UpsertError;
 use super::index_cache::{self, Index, Indexes};
-use super::key_values::is_plain;
 use super::private::Sealed;
+use crate::key_pattern::is_plain;
 use crate::DuplicateKey;
 
 /// Attempts per call when the server does not retry a duplicate-key race itself.
