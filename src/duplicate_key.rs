@@ -59,7 +59,8 @@ struct Parts {
     fields: Fields,
     key_pattern: KeyPattern,
     key_value: Option<Document>,
-    collation: Option<Document>,
+    /// Boxed, as most indexes have none.
+    collation: Option<Box<Document>>,
     position: Option<usize>,
     message: String,
 }
@@ -102,9 +103,9 @@ enum Fields {
 /// The key pattern, or how to build it.
 #[derive(Clone)]
 enum KeyPattern {
-    Known(Option<Document>),
+    Known(Option<Box<Document>>),
     /// The natural split of the index name, built on first use.
-    Natural(OnceLock<Option<Document>>),
+    Natural(OnceLock<Option<Box<Document>>>),
 }
 
 impl DuplicateKey {
@@ -203,17 +204,22 @@ impl DuplicateKey {
             Pattern::Known(doc) => KeyPattern::Known(Some(doc)),
             Pattern::Natural => KeyPattern::Natural(OnceLock::new()),
         };
-        let mut dup = DuplicateKey(Box::new(Parts {
-            database: database.map(span),
-            collection: collection.map(span),
-            index: index.map(span),
-            fields,
-            key_pattern,
-            key_value,
-            collation,
-            position,
-            message: message.to_owned(),
-        }));
+        // Allocated first, then filled: `Parts` is built in place, not copied into the box.
+        let parts = Box::write(
+            Box::new_uninit(),
+            Parts {
+                database: database.map(span),
+                collection: collection.map(span),
+                index: index.map(span),
+                fields,
+                key_pattern,
+                key_value,
+                collation,
+                position,
+                message: message.to_owned(),
+            },
+        );
+        let mut dup = DuplicateKey(parts);
         if let Some(reply) = reply {
             dup.merge_reply(reply);
         }
@@ -229,14 +235,14 @@ impl DuplicateKey {
                 .and_then(|raw| Document::try_from(raw).ok())
         };
         if let Some(collation) = document("collation") {
-            self.0.collation = Some(collation);
+            self.0.collation = Some(Box::new(collation));
         }
         if let Some(pattern) = document("keyPattern") {
             self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
             // 2d, 2dsphere and text indexes key geohashes, S2 cells and terms: their keyValue
             // is not the value written.
             let plain = key_pattern::is_plain(&pattern);
-            self.0.key_pattern = KeyPattern::Known(Some(pattern));
+            self.0.key_pattern = KeyPattern::Known(Some(Box::new(pattern)));
             // A keyValue that is not valid UTF-8 (4.4/5.0 collation keys) fails to convert:
             // then the value is unknown, as is a value made of collation keys.
             self.0.key_value = document("keyValue")
@@ -248,7 +254,7 @@ impl DuplicateKey {
     /// the server's reply was dropped or holds collation keys.
     pub(crate) fn with_key(mut self, pattern: Document, value: Document) -> Self {
         self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
-        self.0.key_pattern = KeyPattern::Known(Some(pattern));
+        self.0.key_pattern = KeyPattern::Known(Some(Box::new(pattern)));
         self.0.key_value = Some(value);
         self
     }
@@ -307,10 +313,10 @@ impl DuplicateKey {
     /// ```
     pub fn key_pattern(&self) -> Option<&Document> {
         match &self.0.key_pattern {
-            KeyPattern::Known(pattern) => pattern.as_ref(),
+            KeyPattern::Known(pattern) => pattern.as_deref(),
             KeyPattern::Natural(cache) => cache
-                .get_or_init(|| self.index().and_then(parse::natural_pattern))
-                .as_ref(),
+                .get_or_init(|| self.index().and_then(parse::natural_pattern).map(Box::new))
+                .as_deref(),
         }
     }
 
@@ -344,7 +350,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.fields(), ["name"]);
     /// ```
     pub fn collation(&self) -> Option<&Document> {
-        self.0.collation.as_ref()
+        self.0.collation.as_deref()
     }
 
     /// The key's field names in index order, known even when the values are not; empty

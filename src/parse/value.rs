@@ -68,6 +68,14 @@ pub(crate) enum Follow<'n> {
     End,
 }
 
+/// An empty document, cloned from one built once: `Document::new` seeds a fresh hasher
+/// each time (a tenth of a typical parse); the clones share one random seed, which is
+/// plenty for keys of at most a few dozen fields.
+pub(crate) fn new_document() -> Document {
+    static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(Document::new);
+    EMPTY.clone()
+}
+
 /// One value of any type.
 pub(crate) fn value<'a>(
     input: &'a str,
@@ -92,13 +100,13 @@ pub(crate) fn document<'a>(
     quality: &mut Quality,
 ) -> Result<(Document, &'a str)> {
     if let Some(rest) = input.strip_prefix("{}") {
-        return Ok((Document::new(), rest));
+        return Ok((new_document(), rest));
     }
     let mut rest = input.strip_prefix("{ ").ok_or(Error::Expected("{"))?;
     if depth >= MAX_DEPTH {
         return Err(Error::TooDeep);
     }
-    let mut doc = Document::new();
+    let mut doc = new_document();
     loop {
         let colon = super::find(rest, ": ").ok_or(Error::Expected(": "))?;
         let name = &rest[..colon];
@@ -204,7 +212,7 @@ fn raw_end(body: &str, delimiter: u8, follow: Follow<'_>) -> Option<(usize, usiz
 fn next_end(body: &str, delimiter: u8, follow: Follow<'_>) -> Option<(usize, usize)> {
     let bytes = body.as_bytes();
     let mut from = 0;
-    while let Some(offset) = bytes[from..].iter().position(|&b| b == delimiter) {
+    while let Some(offset) = memchr::memchr(delimiter, &bytes[from..]) {
         let at = from + offset;
         let close = 1 + if delimiter == b'/' {
             flags_len(&body[at + 1..])
@@ -238,7 +246,7 @@ fn end_at_end(body: &str, delimiter: u8) -> Option<(usize, usize)> {
     if delimiter == b'"' {
         return body.ends_with('"').then(|| (body.len() - 1, 1));
     }
-    let at = body.bytes().rposition(|b| b == delimiter)?;
+    let at = memchr::memrchr(delimiter, body.as_bytes())?;
     let close = body.len() - at;
     (flags_len(&body[at + 1..]) == close - 1).then_some((at, close))
 }
