@@ -39,7 +39,7 @@ fn typed(message: &str) -> Option<DuplicateKey> {
         dup.database(),
         dup.collection(),
         dup.index(),
-        dup.fields(),
+        dup.fields().map(black_box).count(),
         dup.key_value(),
     ));
     Some(dup)

@@ -49,6 +49,7 @@
 //! is parsed at most six times (three possible ends, with and without expected names), plus
 //! at most one second reading per field (32 at most) to detect ambiguity.
 
+mod fast;
 mod index_name;
 mod key;
 mod number;
@@ -123,6 +124,11 @@ pub(crate) fn parse(message: &str) -> Option<Parsed<'_>> {
 /// [`parse`] into `parsed` (which starts as `Parsed::default()`), not moving the result
 /// around: `false` when `message` is not a duplicate-key message.
 pub(crate) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
+    fast::parse_into(message, parsed) || general(message, parsed)
+}
+
+/// [`parse_into`] without the fast path: every format.
+fn general<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
     if message.starts_with(E11000) {
         e11000(&message[E11000.len()..], parsed);
     } else if let Some(at) = find(message, E11000) {
@@ -290,6 +296,14 @@ fn dup_key<'a>(
 
 /// Where the key document may end: before a known trailer, else at the end of the text.
 fn documents(input: &str) -> impl Iterator<Item = &str> {
+    let (found_value, full_error) = trailers(input);
+    [found_value, full_error, Some(input.trim_end())]
+        .into_iter()
+        .flatten()
+}
+
+/// The key text cut before ` found value: …` and before `, full error: …`, where they occur.
+fn trailers(input: &str) -> (Option<&str>, Option<&str>) {
     const FOUND_VALUE: &[u8] = b" found value: ";
     const FULL_ERROR: &[u8] = b"}, full error: ";
     // One scan for both trailers: each has an `f` at a fixed offset (1 and 3).
@@ -306,9 +320,7 @@ fn documents(input: &str) -> impl Iterator<Item = &str> {
             break;
         }
     }
-    [found_value, full_error, Some(input.trim_end())]
-        .into_iter()
-        .flatten()
+    (found_value, full_error)
 }
 
 /// Fills fields, key pattern and key value from a parsed key document.
@@ -376,23 +388,43 @@ fn derived_keys(parsed: &Parsed<'_>, hint: Option<&Natural<'_>>) -> bool {
 
 /// The first place in `hay` where one of `needles` (each at least two bytes long, starting
 /// with ` ` or `.`) begins: `(byte offset, which needle)`.
-fn first_of(hay: &str, needles: &[&str]) -> Option<(usize, usize)> {
+#[inline(always)]
+fn first_of<const N: usize>(hay: &str, needles: &[&str; N]) -> Option<(usize, usize)> {
     let bytes = hay.as_bytes();
-    // A plain loop: the names scanned are short, too short for `memchr` to pay off; the
-    // needles' second bytes tell them apart before any full comparison.
-    for at in 0..bytes.len() {
-        if bytes[at] != b' ' && bytes[at] != b'.' {
-            continue;
-        }
+    let mut from = 0;
+    while let Some(at) = space_or_dot(bytes, from) {
         let rest = &bytes[at..];
+        // The needles' second bytes tell them apart before any full comparison.
         for (which, needle) in needles.iter().enumerate() {
             let needle = needle.as_bytes();
             if rest.len() >= needle.len() && rest[1] == needle[1] && rest.starts_with(needle) {
                 return Some((at, which));
             }
         }
+        from = at + 1;
     }
     None
+}
+
+/// The first ` ` or `.` in `bytes` at or after `from`, eight bytes at a time: the names
+/// scanned here are short, too short for `memchr`'s set-up to pay off.
+fn space_or_dot(bytes: &[u8], mut from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bits where a byte of `x` is zero; exact up to the first zero byte.
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let found = zeros(word ^ (ONES * u64::from(b' '))) | zeros(word ^ (ONES * u64::from(b'.')));
+        if found != 0 {
+            return Some(from + found.trailing_zeros() as usize / 8);
+        }
+        from += 8;
+    }
+    let tail = bytes.get(from..)?;
+    tail.iter()
+        .position(|&b| b == b' ' || b == b'.')
+        .map(|offset| from + offset)
 }
 
 /// `str::find` for a short ASCII `needle`, without the two-way searcher's set-up cost (this
