@@ -111,3 +111,134 @@ fn fields<'a>(
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::general;
+    use super::*;
+
+    /// The fast path, where it answers, against the general path.
+    fn agrees(message: &str) -> bool {
+        let mut fast = Parsed::default();
+        if !parse_into(message, &mut fast) {
+            assert_eq!(fast, Parsed::default(), "written and given up: {message:?}");
+            return false;
+        }
+        let mut general_answer = Parsed::default();
+        assert!(general(message, &mut general_answer), "{message:?}");
+        // Compared as text: a NaN in the key is not equal to itself.
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{general_answer:?}"),
+            "{message:?}"
+        );
+        true
+    }
+
+    /// Real messages: the 6.0.5 corpus and the shapes the fast path must leave alone.
+    fn messages() -> Vec<String> {
+        let corpus: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/corpus/server-6.0.5.json")).unwrap();
+        let mut messages: Vec<String> = corpus
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["message"].as_str().unwrap().to_owned())
+            .collect();
+        let head = "E11000 duplicate key error collection: t.c index: ";
+        for tail in [
+            "a_1_b_1 dup key: { a: \"x\", b: \"y\", b: \"z\" }",
+            "a_1_b_1 dup key: { a: \"x\", b: \"y\" } found value: RecordId(1)",
+            "a_1 dup key: { a: \"x\" }, full error: {}",
+            "a_1 dup key: { a: \"x\" } found value: { a: \"x\" }",
+            "a_1 dup key: { a: \"x\" }, full error: { a: \"x\" }",
+            "a_1 collation: { locale: \"fr\" } dup key: { a: \"k\" }",
+            "a_1_a_1 dup key: { a: 1, a: 2 }",
+            "_fts_text__ftsx_1 dup key: { _fts: \"w\", _ftsx: 1.0 }",
+            "loc_2dsphere dup key: { loc: 1 }",
+            "a_1_b_1 dup key: { : 1, : 2 }",
+            "a_1 dup key: { a: \"x\", b: 1 }",
+            "a_1 dup key: { a: \"long...\" }",
+            "a_1_b_-1 dup key: { a: [ 1, \"x\" ], b: { c: null } }",
+            "a\"_1 dup key: { a\": 1 }",
+            "custom dup key: { a: 1 }",
+            "_id_ dup key: { _id: 7 }",
+            " dup key: { a: 1 }",
+            "a_1 dup key: {}",
+            "a_1 dup key: { a: 1 }   ",
+        ] {
+            messages.push(format!("{head}{tail}"));
+        }
+        messages.push("Plan executor error :: caused by :: E11000 duplicate key error collection: t.c index: a_1 dup key: { a: 1 }".into());
+        messages.push(
+            "E11000 duplicate key error collection: t.c. Failed _id or unique index constraint"
+                .into(),
+        );
+        messages
+    }
+
+    #[test]
+    fn agrees_with_the_general_path() {
+        let messages = messages();
+        let answered = messages.iter().filter(|m| agrees(m)).count();
+        // Most real messages take the fast path; the odd shapes above do not.
+        assert!(
+            answered * 2 > messages.len(),
+            "{answered} of {}",
+            messages.len()
+        );
+        assert!(!agrees(&messages[messages.len() - 2]));
+    }
+
+    #[test]
+    fn agrees_on_mangled_messages() {
+        // Cut, spliced and doubled versions of the real messages, from a fixed seed.
+        const PIECES: [&str; 16] = [
+            "\"",
+            "\", ",
+            " }",
+            ": ",
+            ", ",
+            "{ ",
+            "_1",
+            "_-1",
+            " dup key: {",
+            "...",
+            ")",
+            "1",
+            ".0",
+            " found value: ",
+            "é",
+            " ",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound.max(1) as u64) as usize
+        };
+        let mut answered = 0;
+        for message in messages() {
+            for _ in 0..200 {
+                let mut text = message.clone();
+                for _ in 0..1 + random(2) {
+                    let mut at = random(text.len() + 1);
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    match random(3) {
+                        0 => text.insert_str(at, PIECES[random(PIECES.len())]),
+                        1 => text.truncate(at),
+                        _ => {
+                            let copy = text[at..].chars().take(random(24)).collect::<String>();
+                            text.insert_str(at, &copy);
+                        }
+                    }
+                }
+                answered += usize::from(agrees(&text));
+            }
+        }
+        assert!(answered > 1000, "{answered}");
+    }
+}
