@@ -133,6 +133,7 @@ impl<'a> Natural<'a> {
 /// Splits `name` at every direction-looking part that closes a non-empty field (`_id_` is
 /// `_id: 1`). `None` when that does not consume the whole name, or gives more than
 /// [`MAX_FIELDS`] fields. Only a hint: `x_1_y_1` gives `[x, y]` even if the field was `x_1_y`.
+#[inline]
 pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
     let mut split = Natural {
         names: Names::default(),
