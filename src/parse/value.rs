@@ -72,7 +72,12 @@ pub(crate) enum Follow<'n> {
 /// each time (a tenth of a typical parse); the clones share one random seed, which is
 /// plenty for keys of at most a few dozen fields.
 pub(crate) fn new_document() -> Document {
-    static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(Document::new);
+    static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(|| {
+        let mut doc = Document::new();
+        doc.insert("x", 0);
+        doc.remove("x");
+        doc
+    });
     EMPTY.clone()
 }
 
