@@ -134,33 +134,30 @@ impl DuplicateKey {
         if !parse::parse_into(message, &mut parsed) {
             return None;
         }
-        Some(Self::assemble(message, parsed, None, None))
+        Some(Self::assemble(message, &mut parsed, None, None))
     }
 
     /// Builds the value for one duplicate failure: reply first, message text otherwise.
     pub(crate) fn from_failure(failure: &Failure<'_>) -> Self {
-        let parsed = parse::parse(failure.message).unwrap_or_default();
+        let mut parsed = parse::parse(failure.message).unwrap_or_default();
         let entry = extract::reply_entry(failure);
-        Self::assemble(failure.message, parsed, entry, failure.position)
+        Self::assemble(failure.message, &mut parsed, entry, failure.position)
     }
 
     fn assemble(
         message: &str,
-        parsed: Parsed<'_>,
+        parsed: &mut Parsed<'_>,
         reply: Option<&RawDocument>,
         position: Option<usize>,
     ) -> Self {
-        let Parsed {
-            database,
-            collection,
-            index,
-            collation,
-            fields,
-            key_pattern,
-            key_value,
-        } = parsed;
+        // Taken part by part, not moved whole: a `Parsed` is big.
+        let (database, collection, index) = (parsed.database, parsed.collection, parsed.index);
+        let fields = &parsed.fields;
+        let key_value = parsed.key_value.take();
+        let collation = parsed.collation.take();
+        let key_pattern = std::mem::take(&mut parsed.key_pattern);
         let span = |part: &str| Span::of(message, part);
-        let fields = FieldStore::of(message, &fields);
+        let fields = FieldStore::of(message, fields);
         let key_pattern = match key_pattern {
             Pattern::None => KeyPattern::Known(None),
             Pattern::Known(doc) => KeyPattern::Known(Some(doc)),
