@@ -129,8 +129,8 @@ pub(crate) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool 
 
 /// [`parse_into`] without the fast path: every format.
 fn general<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
-    if message.starts_with(E11000) {
-        e11000(&message[E11000.len()..], parsed);
+    if let Some(rest) = message.strip_prefix(E11000) {
+        e11000(rest, parsed);
     } else if let Some(at) = find(message, E11000) {
         e11000(&message[at + E11000.len()..], parsed);
     } else if let Some(at) = find(message, DOCUMENTDB) {
