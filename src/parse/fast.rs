@@ -41,7 +41,9 @@ pub(super) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool 
     if index.as_bytes().contains(&b'"') {
         return false;
     }
-    let Some(hint) = index_name::natural(index) else {
+    // Looked at in place: the split is too big to move cheaply.
+    let split = index_name::natural(index);
+    let Some(hint) = split.as_ref() else {
         return false;
     };
     let key = &rest[at + DUP_KEY.len() - 1..];
@@ -66,8 +68,7 @@ pub(super) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool 
     parsed.key_pattern = Pattern::Natural;
     parsed.fields = names;
     // As `resolve`: two equal names would have merged; no collation here.
-    if !quality.inexact && value.len() == parsed.fields.len() && !derived_keys(parsed, Some(&hint))
-    {
+    if !quality.inexact && value.len() == parsed.fields.len() && !derived_keys(parsed, Some(hint)) {
         parsed.key_value = Some(value);
     }
     true
@@ -92,15 +93,24 @@ fn fields<'a>(
         let read = &rest[..name.len()];
         let next = expected.get(i + 1).copied();
         let follow = next.map_or(Follow::End, |next| Follow::Field(Some(next)));
-        let Ok((item, after)) = value::value(after_name, follow, 1, quality) else {
-            return false;
+        // Looked at in place and moved once, into the document: a value is too big to move
+        // around cheaply.
+        let read_value = value::value(after_name, follow, 1, quality);
+        let after = match &read_value {
+            Ok((item, after)) => {
+                // A raw string that could end later too may read two ways: the general path
+                // decides.
+                if next.is_some_and(|next| value::end_again(after, item, next).is_some()) {
+                    return false;
+                }
+                *after
+            }
+            Err(_) => return false,
         };
-        // A raw string that could end later too may read two ways: the general path decides.
-        if next.is_some_and(|next| value::end_again(after, &item, next).is_some()) {
-            return false;
-        }
         names.push(read);
-        doc.insert(read, item);
+        if let Ok((item, _)) = read_value {
+            doc.insert(read, item);
+        }
         if next.is_none() {
             return after.is_empty();
         }
