@@ -10,6 +10,8 @@
 //! `false` having written nothing, and the general path reads the message from the start.
 //! The tests check the two agree on every message the test suites know.
 
+use mongodb::bson::Document;
+
 use super::index_name;
 use super::key::Names;
 use super::value::{self, Follow, Quality};
@@ -57,19 +59,24 @@ pub(super) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool 
     else {
         return false;
     };
-    let mut names = Names::default();
-    let mut value = value::new_document();
+    // Names and values go straight where they end up (both too big to move cheaply), and
+    // are taken back if the text does not read.
     let mut quality = Quality::default();
-    if !fields(body, hint.names(), &mut names, &mut value, &mut quality) {
+    let value = parsed.key_value.insert(value::new_document());
+    if !fields(body, hint.names(), &mut parsed.fields, value, &mut quality) {
+        parsed.fields = Names::default();
+        parsed.key_value = None;
         return false;
     }
     namespace(ns, parsed);
     parsed.index = Some(index);
     parsed.key_pattern = Pattern::Natural;
-    parsed.fields = names;
     // As `resolve`: two equal names would have merged; no collation here.
-    if !quality.inexact && value.len() == parsed.fields.len() && !derived_keys(parsed, Some(hint)) {
-        parsed.key_value = Some(value);
+    let exact = !quality.inexact
+        && parsed.key_value.as_ref().map(Document::len) == Some(parsed.fields.len())
+        && !derived_keys(parsed, Some(hint));
+    if !exact {
+        parsed.key_value = None;
     }
     true
 }
@@ -80,7 +87,7 @@ fn fields<'a>(
     mut rest: &'a str,
     expected: &[&str],
     names: &mut Names<'a>,
-    doc: &mut mongodb::bson::Document,
+    doc: &mut Document,
     quality: &mut Quality,
 ) -> bool {
     for (i, name) in expected.iter().enumerate() {
