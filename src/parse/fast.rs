@@ -98,6 +98,9 @@ fn fields<'a>(
             return false;
         };
         let read = &rest[..name.len()];
+        // The key's copy made before the value is read: hashed later, once it has settled
+        // in memory (hashing bytes just copied stalls on the copy).
+        let key = read.to_owned();
         let next = expected.get(i + 1).copied();
         let follow = next.map_or(Follow::End, |next| Follow::Field(Some(next)));
         // Looked at in place and moved once, into the document: a value is too big to move
@@ -116,7 +119,7 @@ fn fields<'a>(
         };
         names.push(read);
         if let Ok((item, _)) = read_value {
-            doc.insert(read, item);
+            doc.insert(key, item);
         }
         if next.is_none() {
             return after.is_empty();
