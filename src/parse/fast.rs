@@ -98,9 +98,12 @@ fn fields<'a>(
             return false;
         };
         let read = &rest[..name.len()];
-        // The key's copy made before the value is read: hashed later, once it has settled
-        // in memory (hashing bytes just copied stalls on the copy).
-        let key = read.to_owned();
+        // The key's copy is made before a short value is read, so that it has settled in
+        // memory when it is hashed (hashing bytes just copied stalls on the copy). Not before
+        // a long one: that small allocation would sit where the value's growing buffers could
+        // otherwise grow in place.
+        const SHORT: usize = 4096;
+        let early = (after_name.len() <= SHORT).then(|| read.to_owned());
         let next = expected.get(i + 1).copied();
         let follow = next.map_or(Follow::End, |next| Follow::Field(Some(next)));
         // Looked at in place and moved once, into the document: a value is too big to move
@@ -119,7 +122,10 @@ fn fields<'a>(
         };
         names.push(read);
         if let Ok((item, _)) = read_value {
-            doc.insert(key, item);
+            match early {
+                Some(key) => doc.insert(key, item),
+                None => doc.insert(read, item),
+            };
         }
         if next.is_none() {
             return after.is_empty();
