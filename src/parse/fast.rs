@@ -7,7 +7,7 @@
 //! branches this shape never takes. When it answers, it answers what the general path
 //! would; anything else — a wrapper, a collation, a trailer, a name that splits no default
 //! way, a text that may read two ways or does not read with the expected names — answers
-//! `false` having written nothing, and the general path reads the message from the start.
+//! `false` with `parsed` as it was, and the general path reads the message from the start.
 //! The tests check the two agree on every message the test suites know.
 
 use mongodb::bson::Document;
@@ -21,7 +21,7 @@ use super::{
 };
 
 /// Reads `message` into `parsed` (which starts as `Parsed::default()`) when it has the
-/// common shape; `false`, `parsed` untouched, otherwise.
+/// common shape; `false`, `parsed` left as it was, otherwise.
 pub(super) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
     const INDEX: &str = " index: ";
     let Some(rest) = message
