@@ -2,13 +2,16 @@
 //!
 //! 1. `typed/*`: `DuplicateKey::from_message` — namespace, index, fields and the typed key
 //!    value — on a typical 4.2+ message, single-field and compound, then reading
-//!    `database()`, `collection()`, `index()`, `fields()` and `key_value()` inside the timed
-//!    loop: parts are stored as ranges of the message, so reading them counts their cost.
-//!    The key pattern of a default index name is built on first use and `key_pattern()` is
-//!    not read here, as most callers never read it;
+//!    `database()`, `collection()`, `index()`, every name `fields()` yields and `key_value()`
+//!    inside the timed loop (and dropping it): parts are stored as ranges of the message, so
+//!    reading them counts their cost. The key pattern of a default index name is built on
+//!    first use and `key_pattern()` is not read here, as most callers never read it;
 //! 2. `regex/*`: one `regex::Regex` capture `index: (.*) dup key` (built once) taking the index
 //!    name as a `String`, on the same messages;
-//! 3. `scaling/*`: messages whose key document is 1 KiB, 64 KiB and 1 MiB long; the time per
+//! 3. `document/*`: no parsing at all, only what any owned typed answer costs: copying the
+//!    message, one boxed value, and the same key `Document` built with bson's own API. It is
+//!    the floor under `typed/*`, and shows how much of `typed/*` is the parser;
+//! 4. `scaling/*`: messages whose key document is 1 KiB, 64 KiB and 1 MiB long; the time per
 //!    byte stays flat when parsing is linear.
 //!
 //! `cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3`
@@ -18,6 +21,7 @@ use std::sync::LazyLock;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dupkey::DuplicateKey;
+use mongodb::bson::Document;
 use regex::Regex;
 
 const SINGLE: &str = "E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"ann@example.com\" }";
@@ -39,7 +43,7 @@ fn typed(message: &str) -> Option<DuplicateKey> {
         dup.database(),
         dup.collection(),
         dup.index(),
-        dup.fields(),
+        dup.fields().map(black_box).count(),
         dup.key_value(),
     ));
     Some(dup)
@@ -60,8 +64,24 @@ fn typed_vs_regex(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("regex", name), |b| {
             b.iter(|| regex_index(black_box(message)))
         });
+        let key = DuplicateKey::from_message(message)
+            .and_then(|dup| dup.key_value().cloned())
+            .unwrap();
+        group.bench_function(BenchmarkId::new("document", name), |b| {
+            b.iter(|| floor(black_box(message), black_box(&key)))
+        });
     }
     group.finish();
+}
+
+/// The owned parts of a typed answer, with no parsing: the message copied, a box, and the
+/// key document rebuilt with `Document::insert` from values already typed.
+fn floor(message: &str, key: &Document) -> (String, Box<[usize; 8]>, Document) {
+    let mut doc = Document::new();
+    for (name, value) in key {
+        doc.insert(name.as_str(), value.clone());
+    }
+    (message.to_owned(), Box::new([0; 8]), doc)
 }
 
 /// A message whose key document is about `size` bytes: an array of short strings, numbers and

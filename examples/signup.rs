@@ -38,7 +38,7 @@ async fn sign_up(
     Ok(match users.insert_or_conflict(&user).await? {
         Ok(_) => Signup::Welcome,
         // The exact value that collided, typed, read from the document sent.
-        Err(dup) if dup.fields() == ["email"] => {
+        Err(dup) if dup.fields().eq(["email"]) => {
             let taken = dup
                 .key_value()
                 .and_then(|key| key.get_str("email").ok())

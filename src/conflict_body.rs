@@ -60,7 +60,7 @@ impl ConflictBody {
     /// assert_eq!(ConflictBody::new(&dup).fields(), ["tenant", "email"]);
     /// ```
     pub fn new(dup: &DuplicateKey) -> Self {
-        let fields: Vec<String> = dup.fields().into_iter().map(str::to_owned).collect();
+        let fields: Vec<String> = dup.fields().map(str::to_owned).collect();
         ConflictBody {
             error: sentence(&fields),
             fields,

@@ -7,6 +7,7 @@ use mongodb::bson::{Bson, Document, RawDocument};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::extract::{self, Failure};
+use crate::fields::{FieldStore, Fields, Span};
 use crate::key_pattern;
 use crate::parse::{self, Parsed, Pattern};
 
@@ -39,7 +40,7 @@ use crate::parse::{self, Parsed, Pattern};
 /// assert_eq!(dup.database(), Some("shop"));
 /// assert_eq!(dup.collection(), Some("users"));
 /// assert_eq!(dup.index(), Some("email_1"));
-/// assert_eq!(dup.fields(), ["email"]);
+/// assert!(dup.fields().eq(["email"]));
 /// assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
 /// assert_eq!(dup.to_string(), r#"duplicate key for index "email_1" in "shop.users""#);
 /// ```
@@ -56,55 +57,21 @@ struct Parts {
     database: Option<Span>,
     collection: Option<Span>,
     index: Option<Span>,
-    fields: Fields,
+    fields: FieldStore,
     key_pattern: KeyPattern,
     key_value: Option<Document>,
-    collation: Option<Document>,
+    /// Boxed, as most indexes have none.
+    collation: Option<Box<Document>>,
     position: Option<usize>,
     message: String,
-}
-
-/// A byte range of `Parts::message`, on `char` boundaries.
-#[derive(Clone, Copy)]
-struct Span {
-    start: usize,
-    end: usize,
-}
-
-impl Span {
-    /// Where `part`, a slice of `message`, lies in it.
-    fn of(message: &str, part: &str) -> Self {
-        let start = (part.as_ptr() as usize).wrapping_sub(message.as_ptr() as usize);
-        debug_assert!(start <= message.len() && start + part.len() <= message.len());
-        Span {
-            start,
-            end: start + part.len(),
-        }
-    }
-
-    fn get(self, message: &str) -> &str {
-        // Always in range and on boundaries (`of`); `get` keeps a mistake from panicking.
-        message.get(self.start..self.end).unwrap_or_default()
-    }
-}
-
-/// The key's field names.
-#[derive(Clone)]
-enum Fields {
-    /// The keys of `key_value`, which is `Some` (the common case: nothing stored twice).
-    OfValue,
-    /// Slices of the message.
-    Spans(Vec<Span>),
-    /// From the server's reply or the caller's key pattern.
-    Owned(Vec<String>),
 }
 
 /// The key pattern, or how to build it.
 #[derive(Clone)]
 enum KeyPattern {
-    Known(Option<Document>),
+    Known(Option<Box<Document>>),
     /// The natural split of the index name, built on first use.
-    Natural(OnceLock<Option<Document>>),
+    Natural(OnceLock<Option<Box<Document>>>),
 }
 
 impl DuplicateKey {
@@ -156,7 +123,7 @@ impl DuplicateKey {
     ///     "E11000 duplicate key error collection: test.testing index: a_1_b_-1 dup key: { : 1, : 2.0 }",
     /// )
     /// .unwrap();
-    /// assert_eq!(dup.fields(), ["a", "b"]);
+    /// assert!(dup.fields().eq(["a", "b"]));
     /// assert_eq!(dup.key_pattern(), Some(&doc! { "a": 1, "b": -1 }));
     /// assert_eq!(dup.key_value(), Some(&doc! { "a": 1, "b": 2.0 }));
     ///
@@ -167,53 +134,51 @@ impl DuplicateKey {
         if !parse::parse_into(message, &mut parsed) {
             return None;
         }
-        Some(Self::assemble(message, parsed, None, None))
+        Some(Self::assemble(message, &mut parsed, None, None))
     }
 
     /// Builds the value for one duplicate failure: reply first, message text otherwise.
     pub(crate) fn from_failure(failure: &Failure<'_>) -> Self {
-        let parsed = parse::parse(failure.message).unwrap_or_default();
+        let mut parsed = parse::parse(failure.message).unwrap_or_default();
         let entry = extract::reply_entry(failure);
-        Self::assemble(failure.message, parsed, entry, failure.position)
+        Self::assemble(failure.message, &mut parsed, entry, failure.position)
     }
 
     fn assemble(
         message: &str,
-        parsed: Parsed<'_>,
+        parsed: &mut Parsed<'_>,
         reply: Option<&RawDocument>,
         position: Option<usize>,
     ) -> Self {
-        let Parsed {
-            database,
-            collection,
-            index,
-            collation,
-            fields,
-            key_pattern,
-            key_value,
-        } = parsed;
+        // Taken part by part, not moved whole: a `Parsed` is big.
+        let (database, collection, index) = (parsed.database, parsed.collection, parsed.index);
+        let fields = &parsed.fields;
+        let key_value = parsed.key_value.take();
+        let collation = parsed.collation.take();
+        let key_pattern = std::mem::take(&mut parsed.key_pattern);
         let span = |part: &str| Span::of(message, part);
-        let fields = match &key_value {
-            // The value's keys are the fields, in order (two equal names leave no value).
-            Some(value) if value.len() == fields.len() => Fields::OfValue,
-            _ => Fields::Spans(fields.iter().map(|field| span(field)).collect()),
-        };
+        let fields = FieldStore::of(message, fields);
         let key_pattern = match key_pattern {
             Pattern::None => KeyPattern::Known(None),
             Pattern::Known(doc) => KeyPattern::Known(Some(doc)),
             Pattern::Natural => KeyPattern::Natural(OnceLock::new()),
         };
-        let mut dup = DuplicateKey(Box::new(Parts {
-            database: database.map(span),
-            collection: collection.map(span),
-            index: index.map(span),
-            fields,
-            key_pattern,
-            key_value,
-            collation,
-            position,
-            message: message.to_owned(),
-        }));
+        // Allocated first, then filled: `Parts` is built in place, not copied into the box.
+        let parts = Box::write(
+            Box::new_uninit(),
+            Parts {
+                database: database.and_then(span),
+                collection: collection.and_then(span),
+                index: index.and_then(span),
+                fields,
+                key_pattern,
+                key_value,
+                collation,
+                position,
+                message: message.to_owned(),
+            },
+        );
+        let mut dup = DuplicateKey(parts);
         if let Some(reply) = reply {
             dup.merge_reply(reply);
         }
@@ -229,14 +194,14 @@ impl DuplicateKey {
                 .and_then(|raw| Document::try_from(raw).ok())
         };
         if let Some(collation) = document("collation") {
-            self.0.collation = Some(collation);
+            self.0.collation = Some(Box::new(collation));
         }
         if let Some(pattern) = document("keyPattern") {
-            self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
+            self.0.fields = FieldStore::Owned(pattern.keys().cloned().collect());
             // 2d, 2dsphere and text indexes key geohashes, S2 cells and terms: their keyValue
             // is not the value written.
             let plain = key_pattern::is_plain(&pattern);
-            self.0.key_pattern = KeyPattern::Known(Some(pattern));
+            self.0.key_pattern = KeyPattern::Known(Some(Box::new(pattern)));
             // A keyValue that is not valid UTF-8 (4.4/5.0 collation keys) fails to convert:
             // then the value is unknown, as is a value made of collation keys.
             self.0.key_value = document("keyValue")
@@ -247,8 +212,8 @@ impl DuplicateKey {
     /// Sets the key pattern and the value from what the caller sent, which is exact where
     /// the server's reply was dropped or holds collation keys.
     pub(crate) fn with_key(mut self, pattern: Document, value: Document) -> Self {
-        self.0.fields = Fields::Owned(pattern.keys().cloned().collect());
-        self.0.key_pattern = KeyPattern::Known(Some(pattern));
+        self.0.fields = FieldStore::Owned(pattern.keys().cloned().collect());
+        self.0.key_pattern = KeyPattern::Known(Some(Box::new(pattern)));
         self.0.key_value = Some(value);
         self
     }
@@ -307,10 +272,10 @@ impl DuplicateKey {
     /// ```
     pub fn key_pattern(&self) -> Option<&Document> {
         match &self.0.key_pattern {
-            KeyPattern::Known(pattern) => pattern.as_ref(),
+            KeyPattern::Known(pattern) => pattern.as_deref(),
             KeyPattern::Natural(cache) => cache
-                .get_or_init(|| self.index().and_then(parse::natural_pattern))
-                .as_ref(),
+                .get_or_init(|| self.index().and_then(parse::natural_pattern).map(Box::new))
+                .as_deref(),
         }
     }
 
@@ -341,34 +306,29 @@ impl DuplicateKey {
     /// let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: name_1 collation: { locale: \"en\", strength: 2 } dup key: { name: \"0x293f392d310109\" }").unwrap();
     /// assert_eq!(dup.collation().unwrap().get_str("locale"), Ok("en"));
     /// assert_eq!(dup.key_value(), None); // collation keys are not the user's value
-    /// assert_eq!(dup.fields(), ["name"]);
+    /// assert!(dup.fields().eq(["name"]));
     /// ```
     pub fn collation(&self) -> Option<&Document> {
-        self.0.collation.as_ref()
+        self.0.collation.as_deref()
     }
 
     /// The key's field names in index order, known even when the values are not; empty
-    /// when nothing names them.
+    /// when nothing names them. An iterator that allocates nothing (collect it to keep it).
     ///
     /// # Examples
     ///
     /// ```
     /// # use dupkey::DuplicateKey;
     /// let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: uniq dup key: { tenant: 3, profile.email: \"a@b.c\" }").unwrap();
-    /// assert_eq!(dup.fields(), ["tenant", "profile.email"]);
+    /// assert!(dup.fields().eq(["tenant", "profile.email"]));
+    /// if dup.fields().any(|field| field == "profile.email") {
+    ///     // tell the user the address is taken
+    /// }
+    /// let fields: Vec<&str> = dup.fields().collect();
+    /// assert_eq!(fields, ["tenant", "profile.email"]);
     /// ```
-    pub fn fields(&self) -> Vec<&str> {
-        match &self.0.fields {
-            Fields::OfValue => self
-                .0
-                .key_value
-                .iter()
-                .flat_map(Document::keys)
-                .map(String::as_str)
-                .collect(),
-            Fields::Spans(spans) => spans.iter().map(|span| span.get(&self.0.message)).collect(),
-            Fields::Owned(fields) => fields.iter().map(String::as_str).collect(),
-        }
+    pub fn fields(&self) -> Fields<'_> {
+        self.0.fields.iter(&self.0.message)
     }
 
     /// The failed write's place in its batch (`insert_many`, client `bulk_write`); `None`
@@ -451,7 +411,7 @@ impl PartialEq for DuplicateKey {
         self.database() == other.database()
             && self.collection() == other.collection()
             && self.index() == other.index()
-            && self.fields() == other.fields()
+            && self.fields().eq(other.fields())
             && self.key_pattern() == other.key_pattern()
             && self.key_value() == other.key_value()
             && self.collation() == other.collation()

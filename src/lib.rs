@@ -32,6 +32,7 @@ mod conflict_body;
 pub mod dedupe;
 mod duplicate_key;
 mod extract;
+mod fields;
 mod is_duplicate;
 mod key_pattern;
 mod parse;
@@ -42,4 +43,5 @@ pub use conflict::{
 };
 pub use conflict_body::ConflictBody;
 pub use duplicate_key::DuplicateKey;
+pub use fields::Fields;
 pub use is_duplicate::IsDuplicate;

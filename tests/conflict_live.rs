@@ -92,7 +92,7 @@ async fn insert_or_conflict_gives_the_exact_typed_key() {
     assert_eq!(dup.index(), Some("email_1"));
     assert_eq!(dup.key_pattern(), Some(&doc! { "email": 1 }));
     assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
-    assert_eq!(dup.fields(), ["email"]);
+    assert_eq!(dup.fields().collect::<Vec<_>>(), ["email"]);
     assert_eq!(dup.position(), None);
     assert_eq!(all(&users).await.len(), 1);
     db.drop().await.unwrap();

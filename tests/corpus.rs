@@ -17,7 +17,7 @@ fn reading(entry: &Entry, dup: &DuplicateKey) -> Entry {
         database: dup.database().map(Into::into),
         collection: dup.collection().map(Into::into),
         index: dup.index().map(Into::into),
-        fields: dup.fields().into_iter().map(Into::into).collect(),
+        fields: dup.fields().map(Into::into).collect(),
         key_pattern: opt_json(dup.key_pattern()),
         key_value: opt_json(dup.key_value()),
         collation: opt_json(dup.collation()),

@@ -753,7 +753,7 @@ async fn a_duplicate_written_after_the_check_comes_back_from_the_build() {
         dupkey::DuplicateKey::from_error(source).as_ref(),
         Some(&**duplicate)
     );
-    assert_eq!(duplicate.fields(), ["email"]);
+    assert_eq!(duplicate.fields().collect::<Vec<_>>(), ["email"]);
     assert_eq!(duplicate.index(), Some("email_1"));
     assert_eq!(duplicate.collection(), Some("users"));
     assert_eq!(

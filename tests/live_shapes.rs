@@ -57,7 +57,7 @@ fn check(dup: &DuplicateKey, want: &Want<'_>) {
     assert_eq!(dup.database(), Some(want.db.name()), "database");
     assert_eq!(dup.collection(), Some(want.coll), "collection");
     assert_eq!(dup.index(), Some(want.index), "index");
-    assert_eq!(dup.fields(), want.fields, "fields");
+    assert_eq!(dup.fields().collect::<Vec<_>>(), want.fields, "fields");
     assert_eq!(dup.key_pattern(), Some(&want.key_pattern), "key pattern");
     assert_eq!(dup.key_value(), Some(&want.key_value), "key value");
     assert_eq!(dup.collation(), None, "collation");
@@ -432,7 +432,7 @@ async fn update_one_on_a_2dsphere_index() {
     assert_eq!(dup.database(), Some(db.name()));
     assert_eq!(dup.collection(), Some("users"));
     assert_eq!(dup.index(), Some("g_2dsphere"));
-    assert_eq!(dup.fields(), ["g"]);
+    assert_eq!(dup.fields().collect::<Vec<_>>(), ["g"]);
     assert_eq!(dup.key_pattern(), Some(&doc! { "g": "2dsphere" }));
     assert_eq!(dup.key_value(), None);
     db.drop().await.unwrap();
@@ -452,7 +452,7 @@ async fn replace_one_on_a_text_index() {
         .unwrap_err();
     let dup = the_one(&err);
     assert_eq!(dup.index(), Some("t_text"));
-    assert_eq!(dup.fields(), ["_fts", "_ftsx"]);
+    assert_eq!(dup.fields().collect::<Vec<_>>(), ["_fts", "_ftsx"]);
     assert_eq!(
         dup.key_pattern(),
         Some(&doc! { "_fts": "text", "_ftsx": 1 })
@@ -490,7 +490,7 @@ async fn update_one_on_a_collated_index() {
         .unwrap_err();
     let dup = the_one(&err);
     assert_eq!(dup.index(), Some("name_1"));
-    assert_eq!(dup.fields(), ["name"]);
+    assert_eq!(dup.fields().collect::<Vec<_>>(), ["name"]);
     assert_eq!(dup.key_pattern(), Some(&doc! { "name": 1 }));
     assert_eq!(dup.collation(), Some(&collation_en_2()));
     assert_eq!(dup.key_value(), None);
@@ -547,7 +547,7 @@ fn client_bulk_write_duplicates_in_batch_order() {
         assert_eq!(dup.database(), Some("shop"));
         assert_eq!(dup.collection(), Some("users"));
         assert_eq!(dup.index(), Some("email_1"));
-        assert_eq!(dup.fields(), ["email"]);
+        assert_eq!(dup.fields().collect::<Vec<_>>(), ["email"]);
         assert_eq!(dup.key_pattern(), Some(&doc! { "email": 1 }));
         assert_eq!(
             dup.to_string(),
@@ -556,7 +556,7 @@ fn client_bulk_write_duplicates_in_batch_order() {
     }
     assert_eq!(dups[2].message(), "");
     assert_eq!(dups[2].database(), None);
-    assert_eq!(dups[2].fields(), Vec::<&str>::new());
+    assert_eq!(dups[2].fields().collect::<Vec<_>>(), Vec::<&str>::new());
     // The first duplicate is the first in batch order, whatever the map's order.
     assert_eq!(err.duplicate_key(), Some(dups[0].clone()));
     assert_eq!(DuplicateKey::from_error(&err), Some(dups[0].clone()));
@@ -605,7 +605,7 @@ async fn unordered_batch_with_messages_over_one_mib() {
             assert_eq!(dup.database(), Some(db.name()));
             assert_eq!(dup.collection(), Some("users"));
             assert_eq!(dup.index(), Some(name.as_str()));
-            assert_eq!(dup.fields(), ["k"]);
+            assert_eq!(dup.fields().collect::<Vec<_>>(), ["k"]);
             assert_eq!(dup.key_pattern(), None); // not a default name
             assert_eq!(dup.key_value(), Some(&doc! { "k": i as i32 }));
             assert_eq!(
@@ -621,7 +621,7 @@ async fn unordered_batch_with_messages_over_one_mib() {
                 (dup.database(), dup.collection(), dup.index()),
                 (None, None, None)
             );
-            assert_eq!(dup.fields(), Vec::<&str>::new());
+            assert_eq!(dup.fields().collect::<Vec<_>>(), Vec::<&str>::new());
             assert_eq!(
                 (dup.key_pattern(), dup.key_value(), dup.collation()),
                 (None, None, None)

@@ -34,7 +34,11 @@ fn check(message: &str, expected: Expected<'_>) -> DuplicateKey {
         "collection of {message}"
     );
     assert_eq!(dup.index(), expected.index, "index of {message}");
-    assert_eq!(dup.fields(), expected.fields, "fields of {message}");
+    assert_eq!(
+        dup.fields().collect::<Vec<_>>(),
+        expected.fields,
+        "fields of {message}"
+    );
     assert_eq!(
         dup.key_pattern(),
         expected.key_pattern.as_ref(),
@@ -453,7 +457,7 @@ fn doubles_nan_and_negative_zero() {
         "E11000 duplicate key error collection: t.c index: a_1_b_1_c_1 dup key: { a: nan.0, b: -0.0, c: 0.0 }",
     )
     .unwrap();
-    assert_eq!(dup.fields(), ["a", "b", "c"]);
+    assert_eq!(dup.fields().collect::<Vec<_>>(), ["a", "b", "c"]);
     assert_eq!(dup.key_pattern(), Some(&doc! { "a": 1, "b": 1, "c": 1 }));
     let value = dup.key_value().unwrap();
     assert!(value.get_f64("a").unwrap().is_nan());
@@ -941,6 +945,18 @@ fn unreadable_rest_gives_what_is_safe() {
             ..Expected::default()
         },
     );
+    // The same for the `_id_` index (its field once came back as `""`).
+    check(
+        "E11000 duplicate key error collection: t.c index: _id_ dup key: { _id: CodeWScope( x, {}) }",
+        Expected {
+            database: Some("t"),
+            collection: Some("c"),
+            index: Some("_id_"),
+            fields: &["_id"],
+            key_pattern: Some(doc! { "_id": 1 }),
+            ..Expected::default()
+        },
+    );
     // Nested past the server's depth limit: it printed `...`.
     check(
         "E11000 duplicate key error collection: t.c index: a_1 dup key: { a: [ [ ... ] ] }",
@@ -1063,7 +1079,10 @@ fn pathological_inputs_are_linear() {
     read(format!("{head}{{ a: \"{}\" }}", "\", b".repeat(MIB / 4)));
     // Many fields, many names: `x: 1, ` ends with a comma, so no value; the name is there.
     let dup = read(format!("{head}{{ {} }}", "x: 1, ".repeat(MIB / 6)));
-    assert_eq!((dup.fields(), dup.key_value()), (vec!["x"], None));
+    assert_eq!(
+        (dup.fields().collect::<Vec<_>>(), dup.key_value()),
+        (vec!["x"], None)
+    );
     assert_eq!(
         read(format!("{head}{{ {}x: 1 }}", ": ".repeat(MIB / 2))).key_value(),
         None
@@ -1116,7 +1135,7 @@ fn pathological_inputs_are_linear() {
         fields.join(", ")
     );
     let dup = read(message);
-    assert_eq!(dup.fields(), names);
+    assert_eq!(dup.fields().collect::<Vec<_>>(), names);
     assert_eq!(dup.key_value(), None);
     // Phrases over and over.
     assert_eq!(parse_quickly(&" dup key: {".repeat(MIB / 11)), None);

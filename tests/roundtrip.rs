@@ -362,7 +362,7 @@ fn check_round_trip(
     prop_assert_eq!(dup.collection(), Some(collection));
     prop_assert_eq!(dup.index(), Some(index));
     prop_assert_eq!(
-        dup.fields(),
+        dup.fields().collect::<Vec<_>>(),
         key.keys().map(String::as_str).collect::<Vec<_>>()
     );
     prop_assert_eq!(dup.key_pattern(), pattern);

@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         // Every field name the key value has is one of the fields, in order.
         if let Some(value) = dup.key_value() {
             let names: Vec<&str> = value.keys().map(String::as_str).collect();
-            assert_eq!(names, dup.fields());
+            assert_eq!(names, dup.fields().collect::<Vec<_>>());
         }
         assert_eq!(dup.message(), &*message);
     }

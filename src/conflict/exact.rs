@@ -23,15 +23,17 @@ enum Pattern {
 }
 
 fn pattern(indexes: Option<&Indexes>, dup: &DuplicateKey) -> Pattern {
-    let fields = dup.fields();
     match dup.index() {
         // A clustered collection (5.3+) names no index: its key is `_id`.
-        None if fields == ["_id"] => Pattern::Known(doc! { "_id": 1 }),
+        None if dup.fields().eq(["_id"]) => Pattern::Known(doc! { "_id": 1 }),
         None => Pattern::Never,
         Some(name) => match indexes.and_then(|list| list.named(name)) {
             // A name whose fields disagree with the message is a stale entry (the index was
             // dropped and made again with another key).
-            Some(index) if fields.is_empty() || index.key.keys().map(String::as_str).eq(fields) => {
+            Some(index)
+                if dup.fields().len() == 0
+                    || index.key.keys().map(String::as_str).eq(dup.fields()) =>
+            {
                 // Geo, text and hashed keys are not the values the document holds.
                 if is_plain(&index.key) {
                     Pattern::Known(index.key.clone())

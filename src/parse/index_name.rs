@@ -40,12 +40,17 @@ pub(crate) enum Direction {
 impl Direction {
     /// The direction spelled by one `_`-separated part of a name.
     pub(crate) fn from_part(part: &str) -> Option<Self> {
+        Self::from_bytes(part.as_bytes())
+    }
+
+    /// [`from_part`](Self::from_part) on bytes, the length tested first.
+    fn from_bytes(part: &[u8]) -> Option<Self> {
         Some(match part {
-            "1" => Self::Ascending,
-            "-1" => Self::Descending,
-            "2dsphere" => Self::Sphere,
-            "2d" => Self::Flat,
-            "text" => Self::Text,
+            b"1" => Self::Ascending,
+            b"-1" => Self::Descending,
+            b"2d" => Self::Flat,
+            b"text" => Self::Text,
+            b"2dsphere" => Self::Sphere,
             _ => return None,
         })
     }
@@ -128,13 +133,15 @@ impl<'a> Natural<'a> {
 /// Splits `name` at every direction-looking part that closes a non-empty field (`_id_` is
 /// `_id: 1`). `None` when that does not consume the whole name, or gives more than
 /// [`MAX_FIELDS`] fields. Only a hint: `x_1_y_1` gives `[x, y]` even if the field was `x_1_y`.
+#[inline]
 pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
     let mut split = Natural {
         names: Names::default(),
         directions: [Direction::Ascending; MAX_FIELDS],
     };
     if name == "_id_" {
-        split.names.push("_id");
+        // A slice of `name`, not a literal: names are slices of the message.
+        split.names.push(&name[..3]);
         return Some(split);
     }
     let bytes = name.as_bytes();
@@ -142,18 +149,19 @@ pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
     let mut part_start = 0;
     loop {
         // Every `_` ends a part; the name's end ends the last one.
-        let part_end = bytes[part_start..]
-            .iter()
-            .position(|&b| b == b'_')
-            .map_or(bytes.len(), |offset| part_start + offset);
+        let mut part_end = part_start;
+        while part_end < bytes.len() && bytes[part_end] != b'_' {
+            part_end += 1;
+        }
         // The field is everything before this part's leading `_`: at least one byte.
         if part_start >= field_start + 2 {
-            if let Some(direction) = Direction::from_part(&name[part_start..part_end]) {
+            if let Some(direction) = Direction::from_bytes(&bytes[part_start..part_end]) {
                 if split.names.len() == MAX_FIELDS {
                     return None;
                 }
                 split.directions[split.names.len()] = direction;
-                split.names.push(&name[field_start..part_start - 1]);
+                // Both ends are next to a `_`: on `char` boundaries.
+                split.names.push(name.get(field_start..part_start - 1)?);
                 field_start = part_end + 1;
             }
         }
@@ -175,7 +183,7 @@ pub(crate) fn unique_split(name: &str, fields: Option<usize>) -> Option<Split<'_
     if name == "_id_" {
         return fields
             .is_none_or(|k| k == 1)
-            .then(|| vec![("_id", Direction::Ascending)]);
+            .then(|| vec![(&name[..3], Direction::Ascending)]);
     }
     if name.len() > MAX_SPLIT_NAME || fields.is_some_and(|k| k == 0 || k > MAX_FIELDS) {
         return None;

@@ -41,6 +41,17 @@ pub(crate) struct Key<'a> {
     pub(crate) quality: Quality,
 }
 
+impl Key<'_> {
+    /// No fields yet.
+    pub(crate) fn new() -> Self {
+        Key {
+            names: Names::default(),
+            values: Values::Named(value::new_document()),
+            quality: Quality::default(),
+        }
+    }
+}
+
 /// Field names in order, the first [`Names::INLINE`] kept inline: a typical key allocates
 /// nothing for them.
 #[derive(Debug, Clone, Default)]
@@ -107,24 +118,31 @@ pub(crate) enum Values {
 /// Parses `text`, which must be exactly one `{ … }`, expecting `names` in order when given
 /// (rule 2; an error when they do not fit). The output is built as the text is read: no
 /// intermediate copies.
+#[cfg(test)]
 pub(crate) fn key_document<'a>(text: &'a str, names: Option<&[&str]>) -> Result<Key<'a>> {
-    let mut key = Key {
-        names: Names::default(),
-        values: Values::Named(Document::new()),
-        quality: Quality::default(),
-    };
+    let mut key = Key::new();
+    key_document_into(text, names, &mut key)?;
+    Ok(key)
+}
+
+/// [`key_document`] into `key`, which starts as [`Key::new`] (filled in place: a key is too
+/// big to move around cheaply).
+pub(crate) fn key_document_into<'a>(
+    text: &'a str,
+    names: Option<&[&str]>,
+    key: &mut Key<'a>,
+) -> Result<()> {
     if text == "{}" {
         return match names {
             Some(names) if !names.is_empty() => Err(Error::Expected("fields")),
-            _ => Ok(key),
+            _ => Ok(()),
         };
     }
     let body = text
         .strip_prefix("{ ")
         .and_then(|body| body.strip_suffix(" }"))
         .ok_or(Error::Expected("{ … }"))?;
-    read_fields(body, names, &mut key, true)?;
-    Ok(key)
+    read_fields(body, names, key, true)
 }
 
 /// Reads `<name>: <value>, …` up to the end of `rest` into `key`. With `names` and
@@ -155,11 +173,7 @@ fn read_fields<'a>(
         let (item, after) = value::value(after_name, follow, 1, &mut key.quality)?;
         if let (true, Follow::Field(Some(next)), Some(names)) = (look_again, follow, names) {
             if let Some(alternative) = value::end_again(after, &item, next) {
-                let mut other = Key {
-                    names: Names::default(),
-                    values: Values::Named(Document::new()),
-                    quality: Quality::default(),
-                };
+                let mut other = Key::new();
                 let others = &names[count + 1..];
                 if read_fields(&alternative[2..], Some(others), &mut other, false).is_ok() {
                     key.quality.ambiguous = true;

@@ -49,6 +49,7 @@
 //! is parsed at most six times (three possible ends, with and without expected names), plus
 //! at most one second reading per field (32 at most) to detect ambiguity.
 
+mod fast;
 mod index_name;
 mod key;
 mod number;
@@ -67,7 +68,8 @@ pub(crate) struct Parsed<'a> {
     pub(crate) database: Option<&'a str>,
     pub(crate) collection: Option<&'a str>,
     pub(crate) index: Option<&'a str>,
-    pub(crate) collation: Option<Document>,
+    /// Boxed, as most indexes have none: a small `Parsed` is cheap to move.
+    pub(crate) collation: Option<Box<Document>>,
     /// The key's field names in index order; empty when the message does not name them.
     pub(crate) fields: Names<'a>,
     /// Only from a default index name (`a_1_b_-1`) that agrees with `fields`.
@@ -82,8 +84,8 @@ pub(crate) enum Pattern {
     /// Not known.
     #[default]
     None,
-    /// Built already.
-    Known(Document),
+    /// Built already (boxed, as most patterns are built on demand).
+    Known(Box<Document>),
     /// The index name's natural split ([`natural_pattern`]): built on demand, since most
     /// callers never read it.
     Natural,
@@ -95,7 +97,7 @@ impl Pattern {
     pub(crate) fn build(&self, index: Option<&str>) -> Option<Document> {
         match self {
             Self::None => None,
-            Self::Known(doc) => Some(doc.clone()),
+            Self::Known(doc) => Some((**doc).clone()),
             Self::Natural => index.and_then(natural_pattern),
         }
     }
@@ -122,7 +124,14 @@ pub(crate) fn parse(message: &str) -> Option<Parsed<'_>> {
 /// [`parse`] into `parsed` (which starts as `Parsed::default()`), not moving the result
 /// around: `false` when `message` is not a duplicate-key message.
 pub(crate) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
-    if let Some(at) = find(message, E11000) {
+    fast::parse_into(message, parsed) || general(message, parsed)
+}
+
+/// [`parse_into`] without the fast path: every format.
+fn general<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
+    if let Some(rest) = message.strip_prefix(E11000) {
+        e11000(rest, parsed);
+    } else if let Some(at) = find(message, E11000) {
         e11000(&message[at + E11000.len()..], parsed);
     } else if let Some(at) = find(message, DOCUMENTDB) {
         documentdb(&message[at + DOCUMENTDB.len()..], parsed);
@@ -185,7 +194,7 @@ fn collation<'a>(input: &'a str, index: Option<&'a str>, parsed: &mut Parsed<'a>
     let mut quality = Quality::default();
     if let Ok((collation, rest)) = value::document(input, 1, &mut quality) {
         if let Some(rest) = rest.strip_prefix(&DUP_KEY[..DUP_KEY.len() - 1]) {
-            parsed.collation = Some(collation);
+            parsed.collation = Some(Box::new(collation));
             dup_key(rest, index, true, parsed);
             return;
         }
@@ -219,7 +228,8 @@ fn legacy_index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
 
 /// `<db>.<coll>`: the database has no dot, the collection may.
 fn namespace<'a>(ns: &'a str, parsed: &mut Parsed<'a>) {
-    if let Some((db, coll)) = ns.split_once('.') {
+    if let Some(dot) = ns.bytes().position(|b| b == b'.') {
+        let (db, coll) = (&ns[..dot], &ns[dot + 1..]);
         if !db.is_empty() {
             parsed.database = Some(db);
         }
@@ -243,7 +253,7 @@ fn documentdb<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     parsed.index = Some(name);
     if let Some(split) = index_name::unique_split(name, None) {
         parsed.fields = split.iter().map(|(field, _)| *field).collect();
-        parsed.key_pattern = Pattern::Known(index_name::pattern(&split));
+        parsed.key_pattern = Pattern::Known(Box::new(index_name::pattern(&split)));
     }
 }
 
@@ -262,12 +272,16 @@ fn dup_key<'a>(
     let hint = hint.as_ref();
     let names = hint.map(Natural::names);
     for text in documents(input) {
-        if let Some(key) = names.and_then(|names| key::key_document(text, Some(names)).ok()) {
-            resolve(key, hint, index, has_collation, parsed);
-            return;
+        if let Some(names) = names {
+            let mut key = Key::new();
+            if key::key_document_into(text, Some(names), &mut key).is_ok() {
+                resolve(&mut key, hint, index, has_collation, parsed);
+                return;
+            }
         }
-        if let Ok(key) = key::key_document(text, None) {
-            resolve(key, None, index, has_collation, parsed);
+        let mut key = Key::new();
+        if key::key_document_into(text, None, &mut key).is_ok() {
+            resolve(&mut key, None, index, has_collation, parsed);
             return;
         }
     }
@@ -282,12 +296,20 @@ fn dup_key<'a>(
 
 /// Where the key document may end: before a known trailer, else at the end of the text.
 fn documents(input: &str) -> impl Iterator<Item = &str> {
+    let (found_value, full_error) = trailers(input);
+    [found_value, full_error, Some(input.trim_end())]
+        .into_iter()
+        .flatten()
+}
+
+/// The key text cut before ` found value: …` and before `, full error: …`, where they occur.
+fn trailers(input: &str) -> (Option<&str>, Option<&str>) {
     const FOUND_VALUE: &[u8] = b" found value: ";
     const FULL_ERROR: &[u8] = b"}, full error: ";
     // One scan for both trailers: each has an `f` at a fixed offset (1 and 3).
     let bytes = input.as_bytes();
     let (mut found_value, mut full_error) = (None, None);
-    for (at, _) in bytes.iter().enumerate().filter(|(_, &b)| b == b'f') {
+    for at in memchr::memchr_iter(b'f', bytes) {
         if found_value.is_none() && at >= 1 && bytes[at - 1..].starts_with(FOUND_VALUE) {
             found_value = Some(&input[..at - 1]);
         }
@@ -298,14 +320,12 @@ fn documents(input: &str) -> impl Iterator<Item = &str> {
             break;
         }
     }
-    [found_value, full_error, Some(input.trim_end())]
-        .into_iter()
-        .flatten()
+    (found_value, full_error)
 }
 
 /// Fills fields, key pattern and key value from a parsed key document.
 fn resolve<'a>(
-    key: Key<'a>,
+    key: &mut Key<'a>,
     hint: Option<&Natural<'_>>,
     index: Option<&'a str>,
     has_collation: bool,
@@ -314,7 +334,8 @@ fn resolve<'a>(
     // Under a collation, strings are collation keys, not the user's value.
     let exact =
         !(key.quality.inexact || key.quality.ambiguous || (has_collation && key.quality.strings));
-    let value = match key.values {
+    let values = std::mem::replace(&mut key.values, Values::Positional(Vec::new()));
+    let value = match values {
         Values::Named(value) => {
             if key.names.is_empty() {
                 return;
@@ -323,9 +344,9 @@ fn resolve<'a>(
                 Some(_) => Pattern::Natural,
                 None => index
                     .and_then(|index| index_name::pattern_for(index, &key.names[..]))
-                    .map_or(Pattern::None, Pattern::Known),
+                    .map_or(Pattern::None, |pattern| Pattern::Known(Box::new(pattern))),
             };
-            parsed.fields = key.names;
+            parsed.fields = std::mem::take(&mut key.names);
             value
         }
         Values::Positional(items) => {
@@ -336,7 +357,7 @@ fn resolve<'a>(
                 return;
             };
             parsed.fields = split.iter().map(|(field, _)| *field).collect();
-            parsed.key_pattern = Pattern::Known(index_name::pattern(&split));
+            parsed.key_pattern = Pattern::Known(Box::new(index_name::pattern(&split)));
             parsed
                 .fields
                 .iter()
@@ -365,20 +386,45 @@ fn derived_keys(parsed: &Parsed<'_>, hint: Option<&Natural<'_>>) -> bool {
     geo || text
 }
 
-/// The first place in `hay` where one of `needles` (each starting with ` ` or `.`) begins:
-/// `(byte offset, which needle)`.
-fn first_of(hay: &str, needles: &[&str]) -> Option<(usize, usize)> {
+/// The first place in `hay` where one of `needles` (each at least two bytes long, starting
+/// with ` ` or `.`) begins: `(byte offset, which needle)`.
+#[inline(always)]
+fn first_of<const N: usize>(hay: &str, needles: &[&str; N]) -> Option<(usize, usize)> {
     let bytes = hay.as_bytes();
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b' ' || b == b'.')
-        .find_map(|(at, _)| {
-            needles
-                .iter()
-                .position(|needle| bytes[at..].starts_with(needle.as_bytes()))
-                .map(|which| (at, which))
-        })
+    let mut from = 0;
+    while let Some(at) = space_or_dot(bytes, from) {
+        let rest = &bytes[at..];
+        // The needles' second bytes tell them apart before any full comparison.
+        for (which, needle) in needles.iter().enumerate() {
+            let needle = needle.as_bytes();
+            if rest.len() >= needle.len() && rest[1] == needle[1] && rest.starts_with(needle) {
+                return Some((at, which));
+            }
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The first ` ` or `.` in `bytes` at or after `from`, eight bytes at a time: the names
+/// scanned here are short, too short for `memchr`'s set-up to pay off.
+fn space_or_dot(bytes: &[u8], mut from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bits where a byte of `x` is zero; exact up to the first zero byte.
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let found = zeros(word ^ (ONES * u64::from(b' '))) | zeros(word ^ (ONES * u64::from(b'.')));
+        if found != 0 {
+            return Some(from + found.trailing_zeros() as usize / 8);
+        }
+        from += 8;
+    }
+    let tail = bytes.get(from..)?;
+    tail.iter()
+        .position(|&b| b == b' ' || b == b'.')
+        .map(|offset| from + offset)
 }
 
 /// `str::find` for a short ASCII `needle`, without the two-way searcher's set-up cost (this
@@ -391,10 +437,7 @@ pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
     let bytes = hay.as_bytes();
     let mut from = pivot;
     loop {
-        let offset = bytes
-            .get(from..)?
-            .iter()
-            .position(|&b| b == needle[pivot])?;
+        let offset = memchr::memchr(needle[pivot], bytes.get(from..)?)?;
         let at = from + offset - pivot;
         if bytes[at..].starts_with(needle) {
             return Some(at);
@@ -426,7 +469,7 @@ mod tests {
             database: parsed.database.map(str::to_owned),
             collection: parsed.collection.map(str::to_owned),
             index: parsed.index.map(str::to_owned),
-            collation: parsed.collation,
+            collation: parsed.collation.map(|c| *c),
             fields: parsed.fields.iter().map(|f| (*f).to_owned()).collect(),
             key_pattern: parsed.key_pattern.build(parsed.index),
             key_value: parsed.key_value,
@@ -691,7 +734,7 @@ mod tests {
     #[test]
     fn first_of_finds_the_earliest() {
         assert_eq!(first_of("a b. c", &[". ", " b"]), Some((1, 1)));
-        assert_eq!(first_of("ab", &[" "]), None);
+        assert_eq!(first_of("ab.", &[". "]), None);
         assert_eq!(first_of("é é", &[" é"]), Some((2, 0)));
     }
 

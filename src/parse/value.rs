@@ -68,6 +68,19 @@ pub(crate) enum Follow<'n> {
     End,
 }
 
+/// An empty document, cloned from one built once: `Document::new` seeds a fresh hasher
+/// each time (a tenth of a typical parse); the clones share one random seed, which is
+/// plenty for keys of at most a few dozen fields.
+pub(crate) fn new_document() -> Document {
+    static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(|| {
+        let mut doc = Document::new();
+        doc.insert("x", 0);
+        doc.remove("x");
+        doc
+    });
+    EMPTY.clone()
+}
+
 /// One value of any type.
 pub(crate) fn value<'a>(
     input: &'a str,
@@ -75,14 +88,66 @@ pub(crate) fn value<'a>(
     depth: usize,
     quality: &mut Quality,
 ) -> Result<(Bson, &'a str)> {
-    match input.as_bytes().first() {
+    let bytes = input.as_bytes();
+    match bytes.first() {
         Some(b'"') => string(input, follow, quality),
         Some(b'{') => document(input, depth, quality).map(|(d, rest)| (Bson::Document(d), rest)),
         Some(b'[') => array(input, depth, quality).map(|(a, rest)| (Bson::Array(a), rest)),
         Some(b'/') => regex(input, follow),
+        // The most common words first, without reading the word: what `word` would do.
+        Some(b'O') if bytes.starts_with(b"ObjectId(") => object_id(&input["ObjectId".len()..]),
+        Some(b'n') if bytes.starts_with(b"new Date(") => date(&input["new".len()..]),
+        Some(b'0'..=b'9' | b'-') => match plain_integer(input) {
+            Some(done) => Ok(done),
+            None => word(input, quality),
+        },
         Some(_) => word(input, quality),
         None => Err(Error::Expected("a value")),
     }
+}
+
+/// A number token that is a plain integer (rule 1 of [`super::number`]) fitting an Int64,
+/// read digit by digit; `None` for any other token, which [`word`] then reads.
+fn plain_integer(input: &str) -> Option<(Bson, &str)> {
+    let negative = input.starts_with('-');
+    let body = &input[usize::from(negative)..];
+    let (digits, magnitude, rest) = unsigned(body)?;
+    // A token going on is a double or a decimal; `-0` and leading zeros are decimals.
+    if rest.bytes().next().is_some_and(is_word_byte)
+        || (digits > 1 && body.starts_with('0'))
+        || (negative && magnitude == 0)
+    {
+        return None;
+    }
+    let value = signed(negative, magnitude)?;
+    let bson = match i32::try_from(value) {
+        Ok(int) => Bson::Int32(int),
+        Err(_) => Bson::Int64(value),
+    };
+    Some((bson, rest))
+}
+
+/// `magnitude` with its sign, when it fits an `i64`.
+fn signed(negative: bool, magnitude: u64) -> Option<i64> {
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Leading decimal digits: how many, their value (`None` past `u64`), and the rest.
+fn unsigned(input: &str) -> Option<(usize, u64, &str)> {
+    let mut value = 0u64;
+    let mut len = 0;
+    for &b in input.as_bytes() {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        len += 1;
+    }
+    (len > 0).then(|| (len, value, &input[len..]))
 }
 
 /// `{}` or `{ <name>: <value>, … }`; a name runs to the first `: `.
@@ -92,13 +157,13 @@ pub(crate) fn document<'a>(
     quality: &mut Quality,
 ) -> Result<(Document, &'a str)> {
     if let Some(rest) = input.strip_prefix("{}") {
-        return Ok((Document::new(), rest));
+        return Ok((new_document(), rest));
     }
     let mut rest = input.strip_prefix("{ ").ok_or(Error::Expected("{"))?;
     if depth >= MAX_DEPTH {
         return Err(Error::TooDeep);
     }
-    let mut doc = Document::new();
+    let mut doc = new_document();
     loop {
         let colon = super::find(rest, ": ").ok_or(Error::Expected(": "))?;
         let name = &rest[..colon];
@@ -204,7 +269,7 @@ fn raw_end(body: &str, delimiter: u8, follow: Follow<'_>) -> Option<(usize, usiz
 fn next_end(body: &str, delimiter: u8, follow: Follow<'_>) -> Option<(usize, usize)> {
     let bytes = body.as_bytes();
     let mut from = 0;
-    while let Some(offset) = bytes[from..].iter().position(|&b| b == delimiter) {
+    while let Some(offset) = memchr::memchr(delimiter, &bytes[from..]) {
         let at = from + offset;
         let close = 1 + if delimiter == b'/' {
             flags_len(&body[at + 1..])
@@ -238,7 +303,7 @@ fn end_at_end(body: &str, delimiter: u8) -> Option<(usize, usize)> {
     if delimiter == b'"' {
         return body.ends_with('"').then(|| (body.len() - 1, 1));
     }
-    let at = body.bytes().rposition(|b| b == delimiter)?;
+    let at = memchr::memrchr(delimiter, body.as_bytes())?;
     let close = body.len() - at;
     (flags_len(&body[at + 1..]) == close - 1).then_some((at, close))
 }
@@ -311,7 +376,7 @@ pub(crate) fn plausible_value(s: &str) -> bool {
 fn word<'a>(input: &'a str, quality: &mut Quality) -> Result<(Bson, &'a str)> {
     let len = input
         .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')))
+        .position(|b| !is_word_byte(b))
         .unwrap_or(input.len());
     let (word, rest) = input.split_at(len);
     Ok(match word {
@@ -330,6 +395,11 @@ fn word<'a>(input: &'a str, quality: &mut Quality) -> Result<(Bson, &'a str)> {
     })
 }
 
+/// Whether `b` continues a word (a keyword, a constructor's name or a number).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')
+}
+
 /// `('<24 hex>')`, after `ObjectId`.
 fn object_id(input: &str) -> Result<(Bson, &str)> {
     let rest = input.strip_prefix("('").ok_or(Error::Expected("('"))?;
@@ -345,7 +415,10 @@ fn date(input: &str) -> Result<(Bson, &str)> {
     let rest = input
         .strip_prefix(" Date(")
         .ok_or(Error::Expected(" Date("))?;
-    let (millis, rest) = integer::<i64>(rest)?;
+    // `-?[0-9]+` as an Int64, digit by digit (what `str::parse` does, without a second scan).
+    let negative = rest.starts_with('-');
+    let (_, magnitude, rest) = unsigned(&rest[usize::from(negative)..]).ok_or(Error::Number)?;
+    let millis = signed(negative, magnitude).ok_or(Error::Number)?;
     let rest = rest.strip_prefix(')').ok_or(Error::Expected(")"))?;
     Ok((Bson::DateTime(DateTime::from_millis(millis)), rest))
 }
