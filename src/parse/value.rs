@@ -70,7 +70,8 @@ pub(crate) enum Follow<'n> {
 
 /// An empty document, cloned from one built once: `Document::new` seeds a fresh hasher
 /// each time (a tenth of a typical parse); the clones share one random seed, which is
-/// plenty for keys of at most a few dozen fields.
+/// plenty for keys of at most a few dozen fields. The template held one field, since
+/// removed: a clone gets a table sized for three, so a key's first insert does not rehash.
 pub(crate) fn new_document() -> Document {
     static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(|| {
         let mut doc = Document::new();
