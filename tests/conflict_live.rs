@@ -45,17 +45,6 @@ async fn setup(prefix: &str) -> (Client, Database) {
     (client, db)
 }
 
-async fn all(coll: &Collection<Document>) -> Vec<Document> {
-    use futures_util::TryStreamExt;
-    coll.find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
-}
-
 fn code(err: &Error) -> Option<i32> {
     match &*err.kind {
         ErrorKind::Command(e) => Some(e.code),
@@ -79,7 +68,7 @@ async fn insert_or_conflict_gives_the_exact_typed_key() {
         .await
         .unwrap();
     let inserted = first.expect("no conflict on the first insert");
-    let stored = all(&users).await;
+    let stored = support::documents(&users).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].get("_id"), Some(&inserted.inserted_id));
 
@@ -94,7 +83,7 @@ async fn insert_or_conflict_gives_the_exact_typed_key() {
     assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
     assert_eq!(dup.fields().collect::<Vec<_>>(), ["email"]);
     assert_eq!(dup.position(), None);
-    assert_eq!(all(&users).await.len(), 1);
+    assert_eq!(support::documents(&users).await.len(), 1);
     db.drop().await.unwrap();
 }
 
@@ -218,7 +207,7 @@ async fn insert_or_conflict_reports_the_id_it_gave() {
         .await
         .unwrap()
         .unwrap();
-    let stored = all(&events).await;
+    let stored = support::documents(&events).await;
     assert_eq!(
         stored,
         [doc! { "_id": inserted.inserted_id.clone(), "kind": "x" }]
@@ -348,7 +337,7 @@ async fn insert_many_or_conflict_inserts_what_it_can() {
         ]
     );
     assert_eq!(
-        all(&users).await,
+        support::documents(&users).await,
         [
             doc! { "_id": 1, "email": "a@example.com" },
             doc! { "_id": 100, "email": "taken@example.com" },
@@ -424,7 +413,7 @@ async fn upsert_by_unique_inserts_then_updates() {
         .unwrap();
     assert_eq!(first.outcome(), UpsertOutcome::Inserted);
     assert_eq!(first.previous().unwrap(), None);
-    let stored = all(&users).await;
+    let stored = support::documents(&users).await;
     assert_eq!(
         stored,
         [doc! { "_id": first.id().clone(), "email": "ann@example.com", "logins": 1 }]
@@ -437,7 +426,7 @@ async fn upsert_by_unique_inserts_then_updates() {
     assert_eq!(second.outcome(), UpsertOutcome::Updated);
     assert_eq!(second.id(), first.id());
     assert_eq!(second.previous().unwrap(), Some(stored[0].clone()));
-    assert_eq!(all(&users).await[0].get_i32("logins"), Ok(2));
+    assert_eq!(support::documents(&users).await[0].get_i32("logins"), Ok(2));
     db.drop().await.unwrap();
 }
 
@@ -456,7 +445,7 @@ async fn upsert_by_unique_nested_compound_and_id_keys() {
         .unwrap();
     assert_eq!(up.outcome(), UpsertOutcome::Inserted);
     assert_eq!(
-        all(&stock).await,
+        support::documents(&stock).await,
         [doc! { "_id": up.id().clone(), "sku": "A1", "site": { "code": 7 }, "qty": 3 }]
     );
 
@@ -478,7 +467,10 @@ async fn upsert_by_unique_nested_compound_and_id_keys() {
         (up.outcome(), up.id()),
         (UpsertOutcome::Updated, &Bson::from("main"))
     );
-    assert_eq!(all(&config).await, [doc! { "_id": "main", "on": false }]);
+    assert_eq!(
+        support::documents(&config).await,
+        [doc! { "_id": "main", "on": false }]
+    );
     db.drop().await.unwrap();
 }
 
@@ -503,7 +495,7 @@ async fn upsert_by_unique_with_a_pipeline_reports_the_inserted_id() {
         (UpsertOutcome::Updated, first.id())
     );
     assert_eq!(
-        all(&pages).await,
+        support::documents(&pages).await,
         [doc! { "_id": first.id().clone(), "path": "/", "hits": 2 }]
     );
     db.drop().await.unwrap();
@@ -675,7 +667,7 @@ async fn upsert_race(coll: &Collection<Document>, filters: impl Fn(usize, usize)
             .filter(|u| u.outcome() == UpsertOutcome::Inserted)
             .count();
         assert_eq!(inserted, 1);
-        let stored = all(coll).await;
+        let stored = support::documents(coll).await;
         assert_eq!(stored.len(), round + 1);
         let id = upserts[0].id();
         assert!(upserts.iter().all(|u| u.id() == id));
@@ -759,7 +751,7 @@ async fn transaction_insert_conflict_ends_the_transaction() {
     let err = session.commit_transaction().await.unwrap_err();
     assert_eq!(code(&err), Some(251));
     assert!(err.contains_label("TransientTransactionError"));
-    assert_eq!(all(&users).await.len(), 1);
+    assert_eq!(support::documents(&users).await.len(), 1);
     db.drop().await.unwrap();
 }
 
@@ -814,7 +806,7 @@ async fn transaction_helpers_commit_when_nothing_conflicts() {
     assert_eq!(users.count_documents(doc! {}).await.unwrap(), 0);
     session.commit_transaction().await.unwrap();
     assert_eq!(
-        all(&users).await,
+        support::documents(&users).await,
         [
             doc! { "_id": 1, "email": "a@b.c", "v": 1 },
             doc! { "_id": 2, "email": "b@b.c" },
@@ -876,7 +868,7 @@ async fn transaction_upsert_and_batch_conflicts_end_the_transaction() {
     session.abort_transaction().await.unwrap();
 
     assert_eq!(
-        all(&users).await,
+        support::documents(&users).await,
         [doc! { "_id": 0, "email": "bob@b.c", "username": "bob" }]
     );
     db.drop().await.unwrap();

@@ -7,7 +7,6 @@ mod support;
 #[path = "../examples/dedupe.rs"]
 mod cli;
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::Collection;
 
@@ -23,14 +22,7 @@ async fn run(args: &[&str]) -> (u8, String, String) {
 }
 
 async fn ids(coll: &Collection<Document>) -> Vec<i32> {
-    let docs: Vec<Document> = coll
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let docs = support::documents(coll).await;
     docs.iter().map(|d| d.get_i32("_id").unwrap()).collect()
 }
 

@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dupkey::dedupe::{create_unique_index, remove_duplicates, verify, Keep, UniqueIndex};
-use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::Collection;
 
@@ -25,13 +24,7 @@ fn index() -> UniqueIndex {
 }
 
 async fn ids(coll: &Collection<Document>) -> BTreeSet<i32> {
-    let docs: Vec<Document> = coll
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let docs = support::documents(coll).await;
     docs.iter().map(|d| d.get_i32("_id").unwrap()).collect()
 }
 

@@ -39,13 +39,7 @@ async fn groups(coll: &Collection<Document>, index: &UniqueIndex) -> Vec<Duplica
 }
 
 async fn ids(coll: &Collection<Document>) -> BTreeSet<i64> {
-    let docs: Vec<Document> = coll
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let docs = support::documents(coll).await;
     docs.iter().map(|d| id(d.get("_id").unwrap())).collect()
 }
 

@@ -55,6 +55,18 @@ pub fn unique_db(prefix: &str) -> String {
     )
 }
 
+/// Every document in `coll`, in `_id` order.
+pub async fn documents(coll: &mongodb::Collection<Document>) -> Vec<Document> {
+    use futures_util::TryStreamExt;
+    coll.find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("documents")
+}
+
 fn mongod_binary() -> PathBuf {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mongod.sh");
     let out = Command::new("bash")
