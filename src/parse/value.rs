@@ -98,34 +98,9 @@ pub(crate) fn value<'a>(
         // The most common words first, without reading the word: what `word` would do.
         Some(b'O') if bytes.starts_with(b"ObjectId(") => object_id(&input["ObjectId".len()..]),
         Some(b'n') if bytes.starts_with(b"new Date(") => date(&input["new".len()..]),
-        Some(b'0'..=b'9' | b'-') => match plain_integer(input) {
-            Some(done) => Ok(done),
-            None => word(input, quality),
-        },
         Some(_) => word(input, quality),
         None => Err(Error::Expected("a value")),
     }
-}
-
-/// A number token that is a plain integer (rule 1 of [`super::number`]) fitting an Int64,
-/// read digit by digit; `None` for any other token, which [`word`] then reads.
-fn plain_integer(input: &str) -> Option<(Bson, &str)> {
-    let negative = input.starts_with('-');
-    let body = &input[usize::from(negative)..];
-    let (digits, magnitude, rest) = unsigned(body)?;
-    // A token going on is a double or a decimal; `-0` and leading zeros are decimals.
-    if rest.bytes().next().is_some_and(is_word_byte)
-        || (digits > 1 && body.starts_with('0'))
-        || (negative && magnitude == 0)
-    {
-        return None;
-    }
-    let value = signed(negative, magnitude)?;
-    let bson = match i32::try_from(value) {
-        Ok(int) => Bson::Int32(int),
-        Err(_) => Bson::Int64(value),
-    };
-    Some((bson, rest))
 }
 
 /// `magnitude` with its sign, when it fits an `i64`.
@@ -137,18 +112,14 @@ fn signed(negative: bool, magnitude: u64) -> Option<i64> {
     }
 }
 
-/// Leading decimal digits: how many, their value (`None` past `u64`), and the rest.
-fn unsigned(input: &str) -> Option<(usize, u64, &str)> {
+/// Leading decimal digits (at least one): their value (`None` past `u64`) and the rest.
+fn unsigned(input: &str) -> Option<(u64, &str)> {
+    let len = input.bytes().take_while(u8::is_ascii_digit).count();
     let mut value = 0u64;
-    let mut len = 0;
-    for &b in input.as_bytes() {
-        if !b.is_ascii_digit() {
-            break;
-        }
+    for &b in &input.as_bytes()[..len] {
         value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-        len += 1;
     }
-    (len > 0).then(|| (len, value, &input[len..]))
+    (len > 0).then(|| (value, &input[len..]))
 }
 
 /// `{}` or `{ <name>: <value>, … }`; a name runs to the first `: `.
@@ -416,10 +387,7 @@ fn date(input: &str) -> Result<(Bson, &str)> {
     let rest = input
         .strip_prefix(" Date(")
         .ok_or(Error::Expected(" Date("))?;
-    // `-?[0-9]+` as an Int64, digit by digit (what `str::parse` does, without a second scan).
-    let negative = rest.starts_with('-');
-    let (_, magnitude, rest) = unsigned(&rest[usize::from(negative)..]).ok_or(Error::Number)?;
-    let millis = signed(negative, magnitude).ok_or(Error::Number)?;
+    let (millis, rest) = integer::<i64>(rest)?;
     let rest = rest.strip_prefix(')').ok_or(Error::Expected(")"))?;
     Ok((Bson::DateTime(DateTime::from_millis(millis)), rest))
 }
@@ -487,12 +455,16 @@ fn timestamp(input: &str) -> Result<(Bson, &str)> {
     Ok((Bson::Timestamp(Timestamp { time, increment }), rest))
 }
 
-/// A decimal integer (`-?[0-9]+`) of type `T` at the start of `input`.
-fn integer<T: std::str::FromStr>(input: &str) -> Result<(T, &str)> {
-    let sign = usize::from(input.starts_with('-'));
-    let len = sign + input[sign..].bytes().take_while(u8::is_ascii_digit).count();
-    let value = input[..len].parse().map_err(|_| Error::Number)?;
-    Ok((value, &input[len..]))
+/// A decimal integer (`-?[0-9]+`, a sign only for signed `T`) of type `T` at the start of
+/// `input`, read digit by digit: what `str::parse` accepts, without a second scan.
+fn integer<T: TryFrom<i64>>(input: &str) -> Result<(T, &str)> {
+    let negative = input.starts_with('-');
+    if negative && T::try_from(-1).is_err() {
+        return Err(Error::Number);
+    }
+    let (magnitude, rest) = unsigned(&input[usize::from(negative)..]).ok_or(Error::Number)?;
+    let value = signed(negative, magnitude).ok_or(Error::Number)?;
+    Ok((T::try_from(value).map_err(|_| Error::Number)?, rest))
 }
 
 /// Decodes `hex` (either case) into `out`, which must be exactly half as long.
