@@ -8,7 +8,8 @@
 use mongodb::bson::{doc, Document, RawDocumentBuf};
 use mongodb::Collection;
 
-use super::index_cache::{self, Indexes};
+use super::index_cache::IndexCache;
+use super::indexes::Indexes;
 use super::key_values::key_value;
 use crate::key_pattern::is_plain;
 use crate::DuplicateKey;
@@ -54,24 +55,36 @@ fn pattern(indexes: Option<&Indexes>, dup: &DuplicateKey) -> Pattern {
 /// the message said.
 pub(crate) async fn exact_keys<T: Send + Sync>(
     coll: &Collection<T>,
+    cache: &IndexCache,
     dups: Vec<DuplicateKey>,
     sent: &[RawDocumentBuf],
 ) -> Vec<DuplicateKey> {
-    let mut cached = index_cache::cached(coll);
-    let current = cached.current();
-    let mut patterns: Vec<Pattern> = dups
-        .iter()
-        .map(|d| pattern(current.as_deref(), d))
-        .collect();
+    let mut cached = cache.cached(coll.namespace());
+    let mut patterns = patterns(cached.current().as_deref(), &dups);
     if patterns.iter().any(|p| matches!(p, Pattern::Unknown)) {
         if let Ok(indexes) = cached.refresh(coll).await {
-            for (slot, dup) in patterns.iter_mut().zip(&dups) {
-                if matches!(slot, Pattern::Unknown) {
-                    *slot = pattern(Some(&indexes), dup);
-                }
-            }
+            refine(&mut patterns, &indexes, &dups);
         }
     }
+    apply(dups, patterns, sent)
+}
+
+/// Each duplicate's pattern as far as `indexes` (the cached list, if any) tells.
+fn patterns(indexes: Option<&Indexes>, dups: &[DuplicateKey]) -> Vec<Pattern> {
+    dups.iter().map(|d| pattern(indexes, d)).collect()
+}
+
+/// Looks the unknown patterns up again in a list read since.
+fn refine(patterns: &mut [Pattern], indexes: &Indexes, dups: &[DuplicateKey]) {
+    for (slot, dup) in patterns.iter_mut().zip(dups) {
+        if matches!(slot, Pattern::Unknown) {
+            *slot = pattern(Some(indexes), dup);
+        }
+    }
+}
+
+/// Gives each duplicate with a known pattern its exact value, read out of `sent`.
+fn apply(dups: Vec<DuplicateKey>, patterns: Vec<Pattern>, sent: &[RawDocumentBuf]) -> Vec<DuplicateKey> {
     dups.into_iter()
         .zip(patterns)
         .map(|(dup, pattern)| {
