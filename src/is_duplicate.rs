@@ -2,8 +2,8 @@
 
 use std::error::Error as StdError;
 
-use crate::extract::{self, Failure};
 use crate::codes;
+use crate::extract::{self, Failure};
 use crate::DuplicateKey;
 
 mod private {

@@ -43,6 +43,7 @@ mod fields;
 mod is_duplicate;
 mod key_pattern;
 mod parse;
+mod shell;
 
 pub use conflict::{
     Error, IndexCache, InsertManyOrConflict, InsertManyReport, InsertOrConflict, Refusal,
@@ -52,6 +53,7 @@ pub use conflict_body::ConflictBody;
 pub use duplicate_key::DuplicateKey;
 pub use fields::Fields;
 pub use is_duplicate::IsDuplicate;
+pub use shell::Shell;
 
 /// The actions the write helpers return, as `mongodb::action` holds the driver's.
 pub mod action {

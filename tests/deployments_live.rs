@@ -64,11 +64,22 @@ async fn a_unique_index_recreated_with_another_key_is_noticed() {
     let model = |keys| {
         IndexModel::builder()
             .keys(keys)
-            .options(IndexOptions::builder().unique(true).name("login".to_owned()).build())
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("login".to_owned())
+                    .build(),
+            )
             .build()
     };
-    users.create_index(model(doc! { "email": 1 })).await.unwrap();
-    users.insert_one(doc! { "email": "a@b.c", "phone": "1" }).await.unwrap();
+    users
+        .create_index(model(doc! { "email": 1 }))
+        .await
+        .unwrap();
+    users
+        .insert_one(doc! { "email": "a@b.c", "phone": "1" })
+        .await
+        .unwrap();
     let dup = users
         .insert_or_conflict(doc! { "email": "a@b.c", "phone": "2" })
         .index_cache(&cache)
@@ -79,7 +90,10 @@ async fn a_unique_index_recreated_with_another_key_is_noticed() {
 
     // Same name, another key: the cached entry disagrees with the message's fields.
     users.drop_index("login").await.unwrap();
-    users.create_index(model(doc! { "phone": 1 })).await.unwrap();
+    users
+        .create_index(model(doc! { "phone": 1 }))
+        .await
+        .unwrap();
     take(&log);
     let dup = users
         .insert_or_conflict(doc! { "email": "z@b.c", "phone": "1" })
@@ -108,7 +122,10 @@ async fn an_acceptance_relies_on_a_list_no_older_than_the_max_age() {
     take(&log);
     upsert().await.unwrap();
     upsert().await.unwrap();
-    assert_eq!(take(&log), ["listIndexes", "findAndModify", "findAndModify"]);
+    assert_eq!(
+        take(&log),
+        ["listIndexes", "findAndModify", "findAndModify"]
+    );
 
     // The unique index goes, a plain one takes its place: once the list is older than the
     // maximum age, the filter is checked again and refused.
@@ -117,7 +134,10 @@ async fn an_acceptance_relies_on_a_list_no_older_than_the_max_age() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     take(&log);
     let err = upsert().await.unwrap_err();
-    assert!(matches!(err, dupkey::Error::Refused(Refusal::NotUnique { .. })));
+    assert!(matches!(
+        err,
+        dupkey::Error::Refused(Refusal::NotUnique { .. })
+    ));
     assert_eq!(take(&log), ["listIndexes"]);
 
     // Forgetting reads the list again at once.

@@ -61,11 +61,12 @@ async fn insert_or_conflict_reads_values_the_message_cuts_or_loses() {
         "profile": { "email": &long, "name": "Ann" },
         "tenant": 9_007_199_254_740_993_i64, "joined": joined, "ref": id,
     };
-    users.insert_or_conflict(&doc).await
-        .unwrap();
+    users.insert_or_conflict(&doc).await.unwrap();
 
     let again = doc! { "profile": { "email": &long } };
-    let dup = users.insert_or_conflict(again).await
+    let dup = users
+        .insert_or_conflict(again)
+        .await
         .unwrap_err()
         .into_duplicate();
     assert_eq!(dup.index(), Some("profile.email_1"));
@@ -73,7 +74,9 @@ async fn insert_or_conflict_reads_values_the_message_cuts_or_loses() {
     assert_eq!(dup.key_value(), Some(&doc! { "profile.email": &long }));
 
     let again = doc! { "tenant": 9_007_199_254_740_993_i64, "joined": joined, "ref": id };
-    let dup = users.insert_or_conflict(again).await
+    let dup = users
+        .insert_or_conflict(again)
+        .await
         .unwrap_err()
         .into_duplicate();
     assert_eq!(dup.index(), Some("tenant_1_joined_-1_ref_1"));
@@ -150,11 +153,12 @@ async fn insert_or_conflict_on_id_with_a_typed_collection() {
         id: "ann".into(),
         email: "ann@example.com".into(),
     };
-    let inserted = accounts.insert_or_conflict(&ann).await
-        .unwrap();
+    let inserted = accounts.insert_or_conflict(&ann).await.unwrap();
     assert_eq!(inserted.inserted_id, Bson::from("ann"));
 
-    let dup = accounts.insert_or_conflict(ann).await
+    let dup = accounts
+        .insert_or_conflict(ann)
+        .await
         .unwrap_err()
         .into_duplicate();
     assert_eq!(dup.index(), Some("_id_"));
@@ -269,8 +273,8 @@ async fn round_trips_of_insert_or_conflict() {
         users
             .insert_or_conflict(doc! { "email": "a@b.c" })
             .await
-        .unwrap_err()
-        .into_duplicate();
+            .unwrap_err()
+            .into_duplicate();
     }
     assert_eq!(take(&log), ["insert", "listIndexes", "insert", "insert"]);
 
@@ -320,4 +324,3 @@ async fn round_trips_of_concurrent_conflicts_share_one_list() {
     assert_eq!(names.iter().filter(|n| *n == "insert").count(), 32);
     client.database(&name).drop().await.unwrap();
 }
-

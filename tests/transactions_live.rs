@@ -60,17 +60,16 @@ async fn transaction_helpers_commit_when_nothing_conflicts() {
         .unwrap();
     let report = users
         .insert_many_or_conflict([
-                doc! { "_id": 2, "email": "b@b.c" },
-                doc! { "_id": 3, "email": "c@b.c" },
-            ])
+            doc! { "_id": 2, "email": "b@b.c" },
+            doc! { "_id": 3, "email": "c@b.c" },
+        ])
         .session(&mut session)
         .await
         .unwrap();
     assert_eq!(report.inserted_ids().len(), 2);
     assert!(report.duplicates().is_empty());
     let up = users
-        .upsert_by_unique(doc! { "email": "a@b.c" },
-            doc! { "$set": { "v": 1 } })
+        .upsert_by_unique(doc! { "email": "a@b.c" }, doc! { "$set": { "v": 1 } })
         .session(&mut session)
         .await
         .unwrap();
@@ -79,8 +78,7 @@ async fn transaction_helpers_commit_when_nothing_conflicts() {
         (UpsertOutcome::Updated, &Bson::Int32(1))
     );
     let up = users
-        .upsert_by_unique(doc! { "email": "d@b.c" },
-            doc! { "$set": { "v": 4 } })
+        .upsert_by_unique(doc! { "email": "d@b.c" }, doc! { "$set": { "v": 4 } })
         .session(&mut session)
         .await
         .unwrap();
@@ -115,8 +113,10 @@ async fn transaction_upsert_and_batch_conflicts_end_the_transaction() {
     let mut session = client.start_session().await.unwrap();
     session.start_transaction().await.unwrap();
     let err = users
-        .upsert_by_unique(doc! { "email": "ann@b.c" },
-            doc! { "$setOnInsert": { "username": "bob" } })
+        .upsert_by_unique(
+            doc! { "email": "ann@b.c" },
+            doc! { "$setOnInsert": { "username": "bob" } },
+        )
         .session(&mut session)
         .await
         .unwrap_err();

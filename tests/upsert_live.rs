@@ -126,7 +126,10 @@ async fn upsert_by_unique_refuses_bad_input_and_writes_nothing() {
     let inc = || doc! { "$inc": { "n": 1 } };
 
     let err = users.upsert_by_unique(doc! {}, inc()).await.unwrap_err();
-    assert!(matches!(err, dupkey::Error::Refused(Refusal::EmptyFilter)), "{err:?}");
+    assert!(
+        matches!(err, dupkey::Error::Refused(Refusal::EmptyFilter)),
+        "{err:?}"
+    );
 
     let err = users
         .upsert_by_unique(doc! { "email": { "$in": ["a@b.c", "d@e.f"] } }, inc())
@@ -160,7 +163,10 @@ async fn upsert_by_unique_refuses_bad_input_and_writes_nothing() {
         .upsert_by_unique(doc! { "email": "a@b.c" }, doc! { "email": "a@b.c", "n": 1 })
         .await
         .unwrap_err();
-    assert!(matches!(err, dupkey::Error::Refused(Refusal::NotAnUpdate)), "{err:?}");
+    assert!(
+        matches!(err, dupkey::Error::Refused(Refusal::NotAnUpdate)),
+        "{err:?}"
+    );
 
     assert_eq!(users.count_documents(doc! {}).await.unwrap(), 0);
     db.drop().await.unwrap();
@@ -331,7 +337,10 @@ async fn round_trips_of_upsert_by_unique() {
         .upsert_by_unique(doc! { "phone": "1" }, inc())
         .await
         .unwrap_err();
-    assert!(matches!(err, dupkey::Error::Refused(Refusal::NotUnique { .. })), "{err:?}");
+    assert!(
+        matches!(err, dupkey::Error::Refused(Refusal::NotUnique { .. })),
+        "{err:?}"
+    );
     assert_eq!(take(&log), ["listIndexes"]);
 
     // The index created since is seen.

@@ -84,7 +84,11 @@ fn refine(patterns: &mut [Pattern], indexes: &Indexes, dups: &[DuplicateKey]) {
 }
 
 /// Gives each duplicate with a known pattern its exact value, read out of `sent`.
-fn apply(dups: Vec<DuplicateKey>, patterns: Vec<Pattern>, sent: &[RawDocumentBuf]) -> Vec<DuplicateKey> {
+fn apply(
+    dups: Vec<DuplicateKey>,
+    patterns: Vec<Pattern>,
+    sent: &[RawDocumentBuf],
+) -> Vec<DuplicateKey> {
     dups.into_iter()
         .zip(patterns)
         .map(|(dup, pattern)| {

@@ -333,7 +333,11 @@ impl fmt::Display for InsertManyReport {
             self.failures.len()
         )?;
         if !self.write_concern_errors.is_empty() {
-            write!(f, ", {} write concern errors", self.write_concern_errors.len())?;
+            write!(
+                f,
+                ", {} write concern errors",
+                self.write_concern_errors.len()
+            )?;
         }
         if let Some(stopped) = &self.stopped_by {
             write!(
@@ -388,9 +392,7 @@ mod tests {
         let sent: Vec<_> = (0..6).map(raw).collect();
         let mut report = InsertManyReport::new(sent.len());
         let mut dups = Vec::new();
-        report
-            .record(&sent, 0..3, Ok(()), &mut dups)
-            .unwrap();
+        report.record(&sent, 0..3, Ok(()), &mut dups).unwrap();
         let batch: InsertManyError = from_document(doc! { "writeErrors": [
             { "index": 0, "code": 11000, "errmsg": "E11000 duplicate key error collection: db.c index: _id_ dup key: { _id: 3 }" },
             { "index": 2, "code": 121, "errmsg": "Document failed validation" },
@@ -417,9 +419,7 @@ mod tests {
         let sent: Vec<_> = (0..4).map(raw).collect();
         let mut report = InsertManyReport::new(sent.len());
         let mut dups = Vec::new();
-        report
-            .record(&sent, 0..2, Ok(()), &mut dups)
-            .unwrap();
+        report.record(&sent, 0..2, Ok(()), &mut dups).unwrap();
         let err = Error::from(ErrorKind::Shutdown);
         report.record(&sent, 2..4, Err(err), &mut dups).unwrap();
         assert_eq!(report.inserted_ids().len(), 2);

@@ -21,7 +21,6 @@ pub(crate) fn prepare<T: Serialize>(doc: &T) -> mongodb::error::Result<RawDocume
     Ok(RawDocumentBuf::from_bytes(bytes)?)
 }
 
-
 /// The `_id` of a prepared document (it always has one).
 pub(crate) fn id_of(doc: &RawDocumentBuf) -> mongodb::error::Result<Bson> {
     let id = doc
