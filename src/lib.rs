@@ -27,6 +27,7 @@
 //! # Features
 //!
 //! - `anyhow`: [`IsDuplicate`] for `anyhow::Error`, so `anyhow::Result<T>` answers too.
+//! - `sync`: the write helpers on the driver's blocking API, in `dupkey::sync`.
 //!
 //! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
 //! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
@@ -44,6 +45,8 @@ mod is_duplicate;
 mod key_pattern;
 mod parse;
 mod shell;
+#[cfg(feature = "sync")]
+pub mod sync;
 
 pub use conflict::{
     Error, IndexCache, InsertManyOrConflict, InsertManyReport, InsertOrConflict, Refusal,

@@ -6,7 +6,7 @@ mod support;
 use dupkey::prelude::*;
 use dupkey::InsertManyReport;
 use mongodb::bson::{doc, Bson, Document};
-use support::{setup, unique_index};
+use support::{recording_client, setup, take, unique_index};
 
 fn report(result: Result<InsertManyReport, dupkey::Error>) -> InsertManyReport {
     match result {
@@ -133,9 +133,10 @@ async fn batches_past_the_server_limit_keep_every_position() {
 }
 
 #[tokio::test]
-async fn a_clean_batch_is_ok_and_an_empty_one_inserts_nothing() {
-    let (_client, db) = setup("imoc_ok").await;
-    let users = db.collection::<Document>("users");
+async fn a_clean_batch_is_ok_in_one_command_and_an_empty_one_sends_none() {
+    let name = support::unique_db("imoc_ok");
+    let (client, log) = recording_client(&name).await;
+    let users = client.database(&name).collection::<Document>("users");
     let done = users
         .insert_many_or_conflict([doc! { "_id": 1 }, doc! { "_id": 2 }])
         .comment("import 7")
@@ -148,5 +149,6 @@ async fn a_clean_batch_is_ok_and_an_empty_one_inserts_nothing() {
         .await
         .unwrap();
     assert!(empty.inserted_ids().is_empty());
-    db.drop().await.unwrap();
+    assert_eq!(take(&log), ["insert"]);
+    client.database(&name).drop().await.unwrap();
 }

@@ -47,12 +47,61 @@ fn pattern(indexes: Option<&Indexes>, dup: &DuplicateKey) -> Pattern {
     }
 }
 
+/// Duplicates on their way to their exact keys: what the cached list tells of each pattern,
+/// and whether a list read again could tell more.
+pub(crate) struct Exact {
+    dups: Vec<DuplicateKey>,
+    patterns: Vec<Pattern>,
+}
+
+impl Exact {
+    /// Each duplicate's pattern as far as `indexes` (the cached list, if any) tells.
+    pub(crate) fn new(indexes: Option<&Indexes>, dups: Vec<DuplicateKey>) -> Self {
+        let patterns = dups.iter().map(|d| pattern(indexes, d)).collect();
+        Exact { dups, patterns }
+    }
+
+    /// Whether a pattern is unknown to the list at hand, so that reading it again may help.
+    pub(crate) fn needs_list(&self) -> bool {
+        self.patterns.iter().any(|p| matches!(p, Pattern::Unknown))
+    }
+
+    /// Looks the unknown patterns up again in a list read since.
+    pub(crate) fn refine(&mut self, indexes: &Indexes) {
+        for (slot, dup) in self.patterns.iter_mut().zip(&self.dups) {
+            if matches!(slot, Pattern::Unknown) {
+                *slot = pattern(Some(indexes), dup);
+            }
+        }
+    }
+
+    /// Gives each duplicate with a known pattern its exact value, read out of `sent` (the
+    /// document at the duplicate's position in its batch, or the only one). A key path that
+    /// meets an array keeps what the message said.
+    pub(crate) fn finish(self, sent: &[RawDocumentBuf]) -> Vec<DuplicateKey> {
+        self.dups
+            .into_iter()
+            .zip(self.patterns)
+            .map(|(dup, pattern)| {
+                let Pattern::Known(pattern) = pattern else {
+                    return dup;
+                };
+                let doc = match dup.position() {
+                    Some(position) => sent.get(position),
+                    None => sent.first(),
+                };
+                match doc.and_then(|doc| key_value(doc, &pattern)) {
+                    Some(value) => dup.with_key(pattern, value),
+                    None => dup,
+                }
+            })
+            .collect()
+    }
+}
+
 /// Gives each duplicate the key pattern and the exact value it collided on, read out of
-/// `sent` (the document at the duplicate's position in its batch, or the only one).
-///
-/// Reads `listIndexes` only when a named index is not in the cached list, at most once per
-/// call. When the list cannot be read, or a key path meets an array, the duplicate keeps what
-/// the message said.
+/// `sent`. Reads `listIndexes` only when a named index is not in the cached list, at most
+/// once per call; when the list cannot be read, the duplicates keep what the messages said.
 pub(crate) async fn exact_keys<T: Send + Sync>(
     coll: &Collection<T>,
     cache: &IndexCache,
@@ -60,49 +109,11 @@ pub(crate) async fn exact_keys<T: Send + Sync>(
     sent: &[RawDocumentBuf],
 ) -> Vec<DuplicateKey> {
     let mut cached = cache.cached(coll.namespace());
-    let mut patterns = patterns(cached.current().as_deref(), &dups);
-    if patterns.iter().any(|p| matches!(p, Pattern::Unknown)) {
+    let mut exact = Exact::new(cached.current().as_deref(), dups);
+    if exact.needs_list() {
         if let Ok(indexes) = cached.refresh(coll).await {
-            refine(&mut patterns, &indexes, &dups);
+            exact.refine(&indexes);
         }
     }
-    apply(dups, patterns, sent)
-}
-
-/// Each duplicate's pattern as far as `indexes` (the cached list, if any) tells.
-fn patterns(indexes: Option<&Indexes>, dups: &[DuplicateKey]) -> Vec<Pattern> {
-    dups.iter().map(|d| pattern(indexes, d)).collect()
-}
-
-/// Looks the unknown patterns up again in a list read since.
-fn refine(patterns: &mut [Pattern], indexes: &Indexes, dups: &[DuplicateKey]) {
-    for (slot, dup) in patterns.iter_mut().zip(dups) {
-        if matches!(slot, Pattern::Unknown) {
-            *slot = pattern(Some(indexes), dup);
-        }
-    }
-}
-
-/// Gives each duplicate with a known pattern its exact value, read out of `sent`.
-fn apply(
-    dups: Vec<DuplicateKey>,
-    patterns: Vec<Pattern>,
-    sent: &[RawDocumentBuf],
-) -> Vec<DuplicateKey> {
-    dups.into_iter()
-        .zip(patterns)
-        .map(|(dup, pattern)| {
-            let Pattern::Known(pattern) = pattern else {
-                return dup;
-            };
-            let doc = match dup.position() {
-                Some(position) => sent.get(position),
-                None => sent.first(),
-            };
-            match doc.and_then(|doc| key_value(doc, &pattern)) {
-                Some(value) => dup.with_key(pattern, value),
-                None => dup,
-            }
-        })
-        .collect()
+    exact.finish(sent)
 }

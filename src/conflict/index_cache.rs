@@ -157,6 +157,9 @@ struct Entry {
     slot: Mutex<Slot>,
     /// Held while `listIndexes` runs: one read at a time per namespace.
     refresh: futures_util::lock::Mutex<()>,
+    /// The same, for the blocking API.
+    #[cfg(feature = "sync")]
+    refresh_blocking: Mutex<()>,
 }
 
 #[derive(Default, Clone)]
@@ -201,16 +204,38 @@ impl Cached {
     ) -> mongodb::error::Result<Arc<Indexes>> {
         let entry = Arc::clone(&self.entry);
         let _reading = entry.refresh.lock().await;
-        let current = lock(&self.entry.slot).clone();
-        if let Some(indexes) = current.indexes.clone() {
-            if current.generation > self.slot.generation {
-                self.slot = current;
-                return Ok(indexes);
-            }
+        if let Some(indexes) = self.newer() {
+            return Ok(indexes);
         }
         let indexes = Arc::new(list_indexes(coll).await?);
         self.store(Arc::clone(&indexes));
         Ok(indexes)
+    }
+
+    /// [`refresh`](Self::refresh) for the blocking API.
+    #[cfg(feature = "sync")]
+    pub(crate) fn refresh_blocking<T: Send + Sync>(
+        &mut self,
+        coll: &mongodb::sync::Collection<T>,
+    ) -> mongodb::error::Result<Arc<Indexes>> {
+        let entry = Arc::clone(&self.entry);
+        let _reading = lock(&entry.refresh_blocking);
+        if let Some(indexes) = self.newer() {
+            return Ok(indexes);
+        }
+        let indexes = Arc::new(list_indexes_blocking(coll)?);
+        self.store(Arc::clone(&indexes));
+        Ok(indexes)
+    }
+
+    /// The list another caller read since this one looked, taken as this one's.
+    fn newer(&mut self) -> Option<Arc<Indexes>> {
+        let current = lock(&self.entry.slot).clone();
+        let indexes = current.indexes.clone()?;
+        (current.generation > self.slot.generation).then(|| {
+            self.slot = current;
+            indexes
+        })
     }
 
     fn store(&mut self, indexes: Arc<Indexes>) {
@@ -231,6 +256,24 @@ async fn list_indexes<T: Send + Sync>(coll: &Collection<T>) -> mongodb::error::R
         .await;
     let specs: Vec<Document> = match listed {
         Ok(cursor) => cursor.try_collect().await?,
+        Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
+            Vec::new()
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(Indexes::from_specs(&specs))
+}
+
+/// `listIndexes` for the blocking API, which offers no command on a collection: the
+/// driver's own index models, read back into specs, so one reader makes sense of both.
+#[cfg(feature = "sync")]
+fn list_indexes_blocking<T: Send + Sync>(
+    coll: &mongodb::sync::Collection<T>,
+) -> mongodb::error::Result<Indexes> {
+    let specs: Vec<Document> = match coll.list_indexes().run() {
+        Ok(cursor) => cursor
+            .map(|model| Ok(mongodb::bson::to_document(&model?)?))
+            .collect::<mongodb::error::Result<_>>()?,
         Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
             Vec::new()
         }

@@ -144,21 +144,17 @@ impl<T: Send + Sync> InsertMany<'_, T> {
                 None => action.await,
             };
             report.record(&sent, range, result.map(drop), &mut dups)?;
-            if report.stopped_by.is_some() {
+            if report.is_stopped() {
                 break;
             }
         }
-        report.duplicates = exact_keys(self.coll, self.cache, dups, &sent).await;
-        if report.is_complete() {
-            Ok(report)
-        } else {
-            Err(Error::InsertMany(Box::new(report)))
-        }
+        let dups = exact_keys(self.coll, self.cache, dups, &sent).await;
+        report.into_result(dups)
     }
 }
 
 /// The position ranges of the batches `docs` is sent in.
-fn batches(docs: &[RawDocumentBuf]) -> Vec<Range<usize>> {
+pub(crate) fn batches(docs: &[RawDocumentBuf]) -> Vec<Range<usize>> {
     let mut batches = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
@@ -210,7 +206,7 @@ impl PartialEq for StoppedBy {
 }
 
 impl InsertManyReport {
-    fn new(total: usize) -> Self {
+    pub(crate) fn new(total: usize) -> Self {
         InsertManyReport {
             total,
             ..Self::default()
@@ -262,9 +258,24 @@ impl InsertManyReport {
             && self.stopped_by.is_none()
     }
 
+    /// Whether an error ended the import early: no batch is sent after it.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped_by.is_some()
+    }
+
+    /// The helper's result, with the duplicates made exact.
+    pub(crate) fn into_result(mut self, duplicates: Vec<DuplicateKey>) -> Result<Self, Error> {
+        self.duplicates = duplicates;
+        if self.is_complete() {
+            Ok(self)
+        } else {
+            Err(Error::InsertMany(Box::new(self)))
+        }
+    }
+
     /// Accounts for the batch `range` of `sent` from the driver's `result`; duplicates go
     /// to `dups` with their positions in `sent`.
-    fn record(
+    pub(crate) fn record(
         &mut self,
         sent: &[RawDocumentBuf],
         range: Range<usize>,

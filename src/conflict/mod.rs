@@ -20,15 +20,15 @@
 //! `upsert_rules` holds the upsert's checks and retry decisions, which do no I/O.
 
 mod error;
-mod exact;
-mod index_cache;
+pub(crate) mod exact;
+pub(crate) mod index_cache;
 pub(crate) mod indexes;
 mod insert;
-mod insert_many;
+pub(crate) mod insert_many;
 mod key_values;
-mod prepare;
+pub(crate) mod prepare;
 mod upsert;
-mod upsert_rules;
+pub(crate) mod upsert_rules;
 
 pub use error::{Error, Refusal};
 pub use index_cache::IndexCache;
@@ -36,25 +36,32 @@ pub use insert::{Insert, InsertOrConflict};
 pub use insert_many::{InsertMany, InsertManyOrConflict, InsertManyReport};
 pub use upsert::{Upsert, UpsertByUnique, UpsertOutcome, Upserted};
 
-/// Seals the extension traits: only [`mongodb::Collection`] implements them.
-mod private {
+/// Seals the extension traits: only [`mongodb::Collection`] (and, with the `sync` feature,
+/// `mongodb::sync::Collection`) implements them.
+pub(crate) mod private {
     pub trait Sealed {}
 
     impl<T: Send + Sync> Sealed for mongodb::Collection<T> {}
+
+    #[cfg(feature = "sync")]
+    impl<T: Send + Sync> Sealed for mongodb::sync::Collection<T> {}
 }
 
 /// The setters every action has (`session`, `index_cache`, and the options of the driver
 /// action it wraps that leave the helper's own rules alone), and those of one option type.
 macro_rules! setters {
     (common) => {
+        $crate::conflict::setters!(common, ::mongodb::ClientSession);
+    };
+    (common, $session:ty) => {
         /// Runs the write in `session` (and its transaction, if one is started).
-        pub fn session(mut self, session: &'a mut ::mongodb::ClientSession) -> Self {
+        pub fn session(mut self, session: &'a mut $session) -> Self {
             self.session = Some(session);
             self
         }
 
-        /// Reads and caches index lists in `cache` instead of [`IndexCache::global`]: one
-        /// cache per deployment.
+        /// Reads and caches index lists in `cache` instead of
+        /// [`IndexCache::global`](crate::IndexCache::global): one cache per deployment.
         pub fn index_cache(mut self, cache: &'a $crate::IndexCache) -> Self {
             self.cache = cache;
             self

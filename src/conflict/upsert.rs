@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use mongodb::bson::{Bson, Document, RawDocument, RawDocumentBuf};
-use mongodb::options::{FindOneAndUpdateOptions, Hint, ReturnDocument, UpdateModifications};
+use mongodb::options::{FindOneAndUpdateOptions, Hint, UpdateModifications};
 use mongodb::{ClientSession, Collection};
 use serde::de::DeserializeOwned;
 
@@ -76,7 +76,7 @@ impl<T> Upserted<T> {
         self.previous.as_deref()
     }
 
-    fn new(previous: Option<RawDocumentBuf>, inserted_id: Bson) -> Result<Self, Error> {
+    pub(crate) fn new(previous: Option<RawDocumentBuf>, inserted_id: Bson) -> Result<Self, Error> {
         let (outcome, id) = match &previous {
             None => (UpsertOutcome::Inserted, inserted_id),
             Some(before) => {
@@ -281,10 +281,7 @@ impl<T: Send + Sync> Upsert<'_, T> {
         let checked = self.checked?;
         let indexes = unique_indexes(self.coll, self.cache, &checked).await?;
         let plan = checked.plan(&indexes)?;
-        let mut options = self.options;
-        options.upsert = Some(true);
-        options.return_document = Some(ReturnDocument::Before);
-        options.collation = plan.index.collation.clone();
+        let options = plan.options(self.options);
 
         let raw = self.coll.clone_with_type::<RawDocumentBuf>();
         let mut collided = None;

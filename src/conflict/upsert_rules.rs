@@ -3,7 +3,7 @@
 
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::error::ErrorKind;
-use mongodb::options::UpdateModifications;
+use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument, UpdateModifications};
 
 use super::indexes::{Index, Indexes};
 use super::{Error, Refusal};
@@ -81,6 +81,15 @@ pub(crate) enum Step {
 }
 
 impl Plan {
+    /// The caller's options with the helper's own: an upsert, the document before, and the
+    /// index's collation.
+    pub(crate) fn options(&self, mut options: FindOneAndUpdateOptions) -> FindOneAndUpdateOptions {
+        options.upsert = Some(true);
+        options.return_document = Some(ReturnDocument::Before);
+        options.collation = self.index.collation.clone();
+        options
+    }
+
     /// What follows a failed attempt (`attempts` made so far). `collided` is the race's
     /// duplicate from an earlier attempt, kept for a retry that finds the transaction gone.
     pub(crate) fn after(
@@ -264,7 +273,7 @@ fn writes_key(index: &Index, update: &UpdateModifications) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-    use mongodb::options::UpdateModifications;
+    use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument, UpdateModifications};
 
     use super::{equality_fields, prepare_update};
     use crate::Refusal;
