@@ -273,7 +273,7 @@ fn writes_key(index: &Index, update: &UpdateModifications) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-    use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument, UpdateModifications};
+    use mongodb::options::UpdateModifications;
 
     use super::{equality_fields, prepare_update};
     use crate::Refusal;
