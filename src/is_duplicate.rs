@@ -121,6 +121,9 @@ impl<'a> Link<'a> {
             Link::Key(key)
         } else if let Some(write) = driver.get_custom::<crate::Error>() {
             Link::Write(write)
+        } else if let Some(dedupe) = driver.get_custom::<crate::dedupe::DedupeError>() {
+            // Its duplicate, if any, is in its own `source()` chain.
+            duplicate_link(dedupe).unwrap_or(self)
         } else {
             self
         }
@@ -245,6 +248,7 @@ via_chain!(
     mongodb::error::Error,
     DuplicateKey,
     crate::Error,
+    crate::dedupe::DedupeError,
     dyn StdError + 'static,
     dyn StdError + Send + 'static,
     dyn StdError + Send + Sync + 'static
