@@ -24,7 +24,7 @@ use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use dupkey::{InsertOrConflict, UpsertByUnique};
+use dupkey::prelude::*;
 use mongodb::bson::{doc, Document};
 use mongodb::options::{CollectionOptions, IndexOptions, WriteConcern};
 use mongodb::{Collection, IndexModel};
@@ -186,10 +186,7 @@ fn main() {
     };
     let insert_helper = async |_| {
         let doc = user(fresh(&next_helper), "helper");
-        ioc.insert_or_conflict(doc)
-            .await
-            .expect("insert")
-            .expect("no conflict");
+        ioc.insert_or_conflict(doc).await.expect("no conflict");
     };
     let mut group = criterion.benchmark_group("insert");
     group.bench_function("insert_one", |b| {

@@ -7,7 +7,8 @@
 
 use std::error::Error;
 
-use dupkey::InsertManyOrConflict;
+use dupkey::prelude::*;
+use dupkey::{InsertManyReport, Shell};
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
@@ -55,23 +56,30 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .collect();
         println!("importing {} rows", docs.len());
 
-        let report = contacts.insert_many_or_conflict(&docs).await?;
+        // Everything in is `Ok`; a report of what is not in is `Error::InsertMany`.
+        let report: InsertManyReport = match contacts.insert_many_or_conflict(&docs).await {
+            Ok(report) => report,
+            Err(dupkey::Error::InsertMany(report)) if report.failures().is_empty() => *report,
+            Err(other) => return Err(other.into()),
+        };
         for (row, id) in report.inserted_ids() {
             println!("row {row}: inserted as {id}");
         }
-        for dup in report.conflicts() {
+        for dup in report.duplicates() {
             let row = dup.position().ok_or("a batch duplicate has a position")?;
+            let key = dup
+                .key_value()
+                .map_or("?".to_owned(), |k| Shell(k).to_string());
             println!(
-                "row {row}: skipped, duplicate on index {} with {:?}",
+                "row {row}: skipped, duplicate on index {} with {key}",
                 dup.index().unwrap_or("?"),
-                dup.key_value(),
             );
         }
 
         let inserted: Vec<usize> = report.inserted_ids().keys().copied().collect();
         check(inserted == [0, 1, 4], "rows 0, 1 and 4 are inserted")?;
         let skipped: Vec<(Option<usize>, Option<&Document>)> = report
-            .conflicts()
+            .duplicates()
             .iter()
             .map(|d| (d.position(), d.key_value()))
             .collect();

@@ -6,7 +6,7 @@
 //! MONGODB_URI=mongodb://127.0.0.1:27017 cargo run --example demo
 //! ```
 
-use dupkey::IsDuplicate;
+use dupkey::{IsDuplicate, Shell};
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
@@ -76,13 +76,17 @@ fn show(what: &str, err: &mongodb::error::Error) {
     println!("\n{what}: is_duplicate() = true");
     for dup in err.duplicate_keys() {
         println!("  {dup}");
+        let fields: Vec<&str> = dup.fields().collect();
         println!(
-            "    index {:?}, fields {:?}, position {:?}",
-            dup.index(),
-            dup.fields(),
-            dup.position()
+            "    index {}, fields {}, position {}",
+            dup.index().unwrap_or("-"),
+            fields.join(", "),
+            dup.position().map_or("-".to_owned(), |p| p.to_string()),
         );
-        println!("    key_pattern {:?}", dup.key_pattern());
-        println!("    key_value   {:?}", dup.key_value());
+        let shell = |doc: Option<&mongodb::bson::Document>| {
+            doc.map_or("-".to_owned(), |d| Shell(d).to_string())
+        };
+        println!("    key_pattern {}", shell(dup.key_pattern()));
+        println!("    key_value   {}", shell(dup.key_value()));
     }
 }

@@ -7,7 +7,8 @@
 
 use std::error::Error;
 
-use dupkey::InsertOrConflict;
+use dupkey::prelude::*;
+use dupkey::Shell;
 use mongodb::bson::doc;
 use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, IndexModel};
@@ -35,20 +36,24 @@ async fn sign_up(
         email: email.to_owned(),
         name: name.to_owned(),
     };
-    Ok(match users.insert_or_conflict(&user).await? {
-        Ok(_) => Signup::Welcome,
+    match users.insert_or_conflict(&user).await {
+        Ok(_) => Ok(Signup::Welcome),
         // The exact value that collided, typed, read from the document sent.
-        Err(dup) if dup.fields().eq(["email"]) => {
+        Err(dupkey::Error::Duplicate(dup)) if dup.fields().eq(["email"]) => {
+            if let Some(key) = dup.key_value() {
+                println!("  conflict on {dup}: {}", Shell(key));
+            }
             let taken = dup
                 .key_value()
                 .and_then(|key| key.get_str("email").ok())
                 .unwrap_or(email)
                 .to_owned();
-            Signup::EmailTaken(taken)
+            Ok(Signup::EmailTaken(taken))
         }
-        // A duplicate on another unique index is not this form's business.
-        Err(dup) => return Err(mongodb::error::Error::custom(dup)),
-    })
+        // A duplicate on another unique index is not this form's business: `?` turns it
+        // into a driver error that `is_duplicate()` still recognises.
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn check(ok: bool, what: &str) -> Result<(), Box<dyn Error>> {

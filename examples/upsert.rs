@@ -7,7 +7,8 @@
 
 use std::error::Error;
 
-use dupkey::{UpsertByUnique, UpsertError, UpsertOutcome};
+use dupkey::prelude::*;
+use dupkey::{Refusal, Shell, UpsertOutcome};
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
@@ -47,11 +48,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let mut ids = Vec::new();
         for delivery in 1..=2 {
             let upserted = products.upsert_by_unique(key.clone(), sync.clone()).await?;
+            let before = upserted.previous()?;
             println!(
-                "delivery {delivery}: {:?} product {} (before: {:?})",
+                "delivery {delivery}: {:?} product {} (before: {})",
                 upserted.outcome(),
                 upserted.id(),
-                upserted.previous()?,
+                before
+                    .as_ref()
+                    .map_or("none".to_owned(), |d| Shell(d).to_string()),
             );
             let expected = if delivery == 1 {
                 UpsertOutcome::Inserted
@@ -69,7 +73,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             use futures_util::TryStreamExt;
             products.find(doc! {}).await?.try_collect().await?
         };
-        println!("stored: {stored:?}");
+        for doc in &stored {
+            println!("stored: {}", Shell(doc));
+        }
         check(stored.len() == 1, "one product is stored")?;
 
         // A filter no unique index covers would let duplicates in: refused, nothing written.
@@ -77,8 +83,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .upsert_by_unique(doc! { "name": "Anvil" }, sync.clone())
             .await
         {
-            Err(err @ UpsertError::NotUnique { .. }) => {
-                println!("upsert by name -> refused: {err}")
+            Err(dupkey::Error::Refused(refusal @ Refusal::NotUnique { .. })) => {
+                println!("upsert by name -> refused: {refusal}")
             }
             other => return Err(format!("unexpected: upsert by name gave {other:?}").into()),
         }

@@ -423,7 +423,7 @@ impl PartialEq for DuplicateKey {
 /// A struct of the getters' values, in the order of `Debug`.
 impl Serialize for DuplicateKey {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut parts = serializer.serialize_struct("Parts", 9)?;
+        let mut parts = serializer.serialize_struct("DuplicateKey", 9)?;
         parts.serialize_field("database", &self.database())?;
         parts.serialize_field("collection", &self.collection())?;
         parts.serialize_field("index", &self.index())?;

@@ -9,7 +9,9 @@ use std::collections::hash_map;
 use std::slice;
 
 use mongodb::bson::RawDocument;
-use mongodb::error::{Error, ErrorKind, IndexedWriteError, WriteError, WriteFailure};
+use mongodb::error::{
+    Error, ErrorKind, IndexedWriteError, WriteConcernError, WriteError, WriteFailure,
+};
 
 use crate::codes;
 
@@ -24,14 +26,30 @@ pub(crate) struct Failure<'a> {
     pub(crate) reply: Option<&'a RawDocument>,
 }
 
-impl Failure<'_> {
+impl<'a> Failure<'a> {
+    /// A write concern error, which has no place in a batch and no reply of its own.
+    pub(crate) fn concern(error: &'a WriteConcernError) -> Self {
+        Failure {
+            code: error.code,
+            message: &error.message,
+            position: None,
+            reply: None,
+        }
+    }
+
     pub(crate) fn is_duplicate(&self) -> bool {
         codes::is_duplicate(self.code, self.message)
     }
 }
 
-/// The failures one driver error reports, in the order the driver keeps them.
-pub(crate) enum Failures<'a> {
+/// The failures one driver error reports, in the order the driver keeps them: its write
+/// errors (or its command error), then its write concern errors.
+pub(crate) struct Failures<'a> {
+    writes: Writes<'a>,
+    concerns: slice::Iter<'a, WriteConcernError>,
+}
+
+enum Writes<'a> {
     One(Option<Failure<'a>>),
     InsertMany(slice::Iter<'a, IndexedWriteError>),
     BulkWrite(hash_map::Iter<'a, usize, WriteError>),
@@ -41,21 +59,22 @@ impl<'a> Iterator for Failures<'a> {
     type Item = Failure<'a>;
 
     fn next(&mut self) -> Option<Failure<'a>> {
-        match self {
-            Failures::One(one) => one.take(),
-            Failures::InsertMany(errors) => errors.next().map(|e| Failure {
+        let write = match &mut self.writes {
+            Writes::One(one) => one.take(),
+            Writes::InsertMany(errors) => errors.next().map(|e| Failure {
                 code: e.code,
                 message: &e.message,
                 position: Some(e.index),
                 reply: None,
             }),
-            Failures::BulkWrite(errors) => errors.next().map(|(&position, e)| Failure {
+            Writes::BulkWrite(errors) => errors.next().map(|(&position, e)| Failure {
                 code: e.code,
                 message: &e.message,
                 position: Some(position),
                 reply: None,
             }),
-        }
+        };
+        write.or_else(|| self.concerns.next().map(Failure::concern))
     }
 }
 
@@ -63,22 +82,35 @@ impl<'a> Iterator for Failures<'a> {
 pub(crate) fn failures(err: &Error) -> Failures<'_> {
     let reply = err.server_response().map(|r| &**r);
     let one = |code, message| {
-        Failures::One(Some(Failure {
+        Writes::One(Some(Failure {
             code,
             message,
             position: None,
             reply,
         }))
     };
-    match &*err.kind {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => one(e.code, &e.message),
-        ErrorKind::Command(e) => one(e.code, &e.message),
-        ErrorKind::InsertMany(e) => match &e.write_errors {
-            Some(errors) => Failures::InsertMany(errors.iter()),
-            None => Failures::One(None),
-        },
-        ErrorKind::BulkWrite(e) => Failures::BulkWrite(e.write_errors.iter()),
-        _ => Failures::One(None),
+    let (writes, concerns): (Writes<'_>, &[WriteConcernError]) = match &*err.kind {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => (one(e.code, &e.message), &[]),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => {
+            (Writes::One(None), slice::from_ref(e))
+        }
+        ErrorKind::Command(e) => (one(e.code, &e.message), &[]),
+        ErrorKind::InsertMany(e) => (
+            match &e.write_errors {
+                Some(errors) => Writes::InsertMany(errors.iter()),
+                None => Writes::One(None),
+            },
+            e.write_concern_error.as_slice(),
+        ),
+        ErrorKind::BulkWrite(e) => (
+            Writes::BulkWrite(e.write_errors.iter()),
+            &e.write_concern_errors,
+        ),
+        _ => (Writes::One(None), &[]),
+    };
+    Failures {
+        writes,
+        concerns: concerns.iter(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 
+use crate::codes;
 use crate::extract::{self, Failure};
 use crate::DuplicateKey;
 
@@ -95,13 +96,104 @@ pub trait IsDuplicate: private::Sealed {
 enum Link<'a> {
     Driver(&'a mongodb::error::Error),
     Key(&'a DuplicateKey),
+    Write(&'a crate::Error),
 }
 
-impl Link<'_> {
+impl<'a> Link<'a> {
+    /// The link `err` is, when it is one of the types that can report a duplicate.
+    fn of(err: &'a (dyn StdError + 'static)) -> Option<Self> {
+        if let Some(driver) = err.downcast_ref::<mongodb::error::Error>() {
+            Some(Link::Driver(driver).custom())
+        } else if let Some(key) = err.downcast_ref::<DuplicateKey>() {
+            Some(Link::Key(key))
+        } else {
+            err.downcast_ref::<crate::Error>().map(Link::Write)
+        }
+    }
+
+    /// For a driver error made with `Error::custom`, the payload it carries when it is one
+    /// of this crate's types: the driver keeps it as `Any`, outside `source()`.
+    fn custom(self) -> Self {
+        let Link::Driver(driver) = self else {
+            return self;
+        };
+        if let Some(key) = driver.get_custom::<DuplicateKey>() {
+            Link::Key(key)
+        } else if let Some(write) = driver.get_custom::<crate::Error>() {
+            Link::Write(write)
+        } else if let Some(dedupe) = driver.get_custom::<crate::dedupe::DedupeError>() {
+            // Its duplicate, if any, is in its own `source()` chain.
+            duplicate_link(dedupe).unwrap_or(self)
+        } else {
+            self
+        }
+    }
+
     fn is_duplicate(&self) -> bool {
         match self {
             Link::Driver(err) => extract::failures(err).any(|f| f.is_duplicate()),
             Link::Key(_) => true,
+            Link::Write(err) => match err {
+                crate::Error::Duplicate(_) => true,
+                crate::Error::InsertMany(report) => {
+                    !report.duplicates().is_empty()
+                        || report
+                            .write_concern_errors()
+                            .iter()
+                            .any(|e| codes::is_duplicate(e.code, &e.message))
+                        || report.stopped_by().is_some_and(|e| chain_is_duplicate(e))
+                }
+                crate::Error::Driver(driver) => Link::Driver(driver).is_duplicate(),
+                _ => false,
+            },
+        }
+    }
+
+    /// The first duplicate, without reading the others.
+    fn duplicate_key(&self) -> Option<DuplicateKey> {
+        match self {
+            Link::Driver(err) => DuplicateKey::from_error(err),
+            Link::Key(key) => Some((*key).clone()),
+            Link::Write(crate::Error::Duplicate(key)) => Some(key.clone()),
+            Link::Write(crate::Error::Driver(driver)) => DuplicateKey::from_error(driver),
+            Link::Write(crate::Error::InsertMany(report)) if !report.duplicates().is_empty() => {
+                report.duplicates().first().cloned()
+            }
+            Link::Write(_) => self.duplicate_keys().into_iter().next(),
+        }
+    }
+
+    fn duplicate_keys(&self) -> Vec<DuplicateKey> {
+        match self {
+            Link::Driver(err) => {
+                let mut keys: Vec<DuplicateKey> = extract::failures(err)
+                    .filter(Failure::is_duplicate)
+                    .map(|f| DuplicateKey::from_failure(&f))
+                    .collect();
+                // Client bulk_write keeps its errors in a map: restore the batch order.
+                keys.sort_by_key(DuplicateKey::position);
+                keys
+            }
+            Link::Key(key) => vec![(*key).clone()],
+            Link::Write(err) => match err {
+                crate::Error::Duplicate(key) => vec![key.clone()],
+                crate::Error::InsertMany(report) => {
+                    let mut keys = report.duplicates().to_vec();
+                    keys.extend(
+                        report
+                            .write_concern_errors()
+                            .iter()
+                            .filter(|e| codes::is_duplicate(e.code, &e.message))
+                            .map(|e| DuplicateKey::from_failure(&Failure::concern(e))),
+                    );
+                    if let Some(stopped) = report.stopped_by() {
+                        keys.extend(chain_duplicate_keys(stopped));
+                    }
+                    keys
+                }
+                crate::Error::Driver(driver) => Link::Driver(driver).duplicate_keys(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -110,12 +202,7 @@ impl Link<'_> {
 fn duplicate_link<'a>(err: &'a (dyn StdError + 'static)) -> Option<Link<'a>> {
     let mut next = Some(err);
     while let Some(err) = next {
-        let link = if let Some(driver) = err.downcast_ref::<mongodb::error::Error>() {
-            Some(Link::Driver(driver))
-        } else {
-            err.downcast_ref::<DuplicateKey>().map(Link::Key)
-        };
-        if let Some(link) = link.filter(Link::is_duplicate) {
+        if let Some(link) = Link::of(err).filter(Link::is_duplicate) {
             return Some(link);
         }
         next = err.source();
@@ -128,26 +215,13 @@ fn chain_is_duplicate(err: &(dyn StdError + 'static)) -> bool {
 }
 
 fn chain_duplicate_key(err: &(dyn StdError + 'static)) -> Option<DuplicateKey> {
-    match duplicate_link(err)? {
-        Link::Driver(err) => DuplicateKey::from_error(err),
-        Link::Key(key) => Some(key.clone()),
-    }
+    duplicate_link(err)?.duplicate_key()
 }
 
 fn chain_duplicate_keys(err: &(dyn StdError + 'static)) -> Vec<DuplicateKey> {
-    match duplicate_link(err) {
-        Some(Link::Driver(err)) => {
-            let mut keys: Vec<DuplicateKey> = extract::failures(err)
-                .filter(Failure::is_duplicate)
-                .map(|f| DuplicateKey::from_failure(&f))
-                .collect();
-            // Client bulk_write keeps its errors in a map: restore the batch order.
-            keys.sort_by_key(DuplicateKey::position);
-            keys
-        }
-        Some(Link::Key(key)) => vec![key.clone()],
-        None => Vec::new(),
-    }
+    duplicate_link(err)
+        .map(|link| link.duplicate_keys())
+        .unwrap_or_default()
 }
 
 macro_rules! via_chain {
@@ -173,6 +247,8 @@ macro_rules! via_chain {
 via_chain!(
     mongodb::error::Error,
     DuplicateKey,
+    crate::Error,
+    crate::dedupe::DedupeError,
     dyn StdError + 'static,
     dyn StdError + Send + 'static,
     dyn StdError + Send + Sync + 'static
@@ -210,5 +286,25 @@ impl<T, E: IsDuplicate> IsDuplicate for Result<T, E> {
             .err()
             .map(E::duplicate_keys)
             .unwrap_or_default()
+    }
+}
+
+#[cfg(feature = "anyhow")]
+impl private::Sealed for anyhow::Error {}
+
+/// `anyhow::Error` walks its chain as `dyn Error` does; this impl also makes
+/// `anyhow::Result<T>` answer.
+#[cfg(feature = "anyhow")]
+impl IsDuplicate for anyhow::Error {
+    fn is_duplicate(&self) -> bool {
+        chain_is_duplicate(self.as_ref())
+    }
+
+    fn duplicate_key(&self) -> Option<DuplicateKey> {
+        chain_duplicate_key(self.as_ref())
+    }
+
+    fn duplicate_keys(&self) -> Vec<DuplicateKey> {
+        chain_duplicate_keys(self.as_ref())
     }
 }

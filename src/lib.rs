@@ -17,9 +17,17 @@
 //! With a driver error, `use dupkey::IsDuplicate` and ask it: `err.is_duplicate()`,
 //! `err.duplicate_key()`, `err.duplicate_keys()`.
 //!
-//! For writes, extension traits on `mongodb::Collection` return conflicts as values, with
-//! the exact key: [`InsertOrConflict`], [`InsertManyOrConflict`] (a bulk import's report) and
-//! [`UpsertByUnique`] (an upsert checked against the collection's unique indexes).
+//! For writes, extension traits on `mongodb::Collection` return actions shaped like the
+//! driver's own (awaited directly, `.session(..)` and option setters) whose conflicts come
+//! back as [`Error`] values with the exact key: [`InsertOrConflict`], [`InsertManyOrConflict`]
+//! (a bulk import that accounts for every document) and [`UpsertByUnique`] (an upsert checked
+//! against the collection's unique indexes). `use dupkey::prelude::*` brings them and
+//! [`IsDuplicate`] in.
+//!
+//! # Features
+//!
+//! - `anyhow`: [`IsDuplicate`] for `anyhow::Error`, so `anyhow::Result<T>` answers too.
+//! - `sync`: the write helpers on the driver's blocking API, in `dupkey::sync`.
 //!
 //! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
 //! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
@@ -36,12 +44,26 @@ mod fields;
 mod is_duplicate;
 mod key_pattern;
 mod parse;
+mod shell;
+#[cfg(feature = "sync")]
+pub mod sync;
 
 pub use conflict::{
-    InsertManyOrConflict, InsertManyReport, InsertOrConflict, UpsertByUnique, UpsertError,
-    UpsertOutcome, Upserted,
+    Error, IndexCache, InsertManyOrConflict, InsertManyReport, InsertOrConflict, Refusal,
+    UpsertByUnique, UpsertOutcome, Upserted,
 };
 pub use conflict_body::ConflictBody;
 pub use duplicate_key::DuplicateKey;
 pub use fields::Fields;
 pub use is_duplicate::IsDuplicate;
+pub use shell::Shell;
+
+/// The actions the write helpers return, as `mongodb::action` holds the driver's.
+pub mod action {
+    pub use crate::conflict::{Insert, InsertMany, Upsert};
+}
+
+/// The extension traits, in one `use dupkey::prelude::*`.
+pub mod prelude {
+    pub use crate::{InsertManyOrConflict, InsertOrConflict, IsDuplicate, UpsertByUnique};
+}

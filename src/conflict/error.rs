@@ -1,36 +1,130 @@
-//! [`UpsertError`]: why [`UpsertByUnique`](crate::UpsertByUnique) did not upsert.
+//! [`Error`]: why a conflict-aware write did not do all it was asked, and [`Refusal`]: why
+//! [`upsert_by_unique`](crate::UpsertByUnique::upsert_by_unique) did not write at all.
 
-use crate::DuplicateKey;
+use crate::{DuplicateKey, InsertManyReport};
 
-/// Why an upsert by unique key did not happen.
+/// Why a write helper did not do all it was asked.
 ///
-/// The input variants ([`EmptyFilter`](Self::EmptyFilter),
-/// [`NotEquality`](Self::NotEquality), [`NotUnique`](Self::NotUnique),
-/// [`ExtraFields`](Self::ExtraFields), [`NotAnUpdate`](Self::NotAnUpdate)) are found before
-/// anything is written. `Display` names fields and indexes, never key values.
-///
-/// # Examples
+/// A conflict is an `Err`, so the natural `?` ends a transaction callback the duplicate has
+/// already aborted on the server, and `.await.is_duplicate()`
+/// ([`IsDuplicate`](crate::IsDuplicate)) answers `true` on one. Match the variants to handle
+/// a conflict as a value:
 ///
 /// ```no_run
-/// use dupkey::{UpsertByUnique, UpsertError};
+/// use dupkey::prelude::*;
 /// use mongodb::bson::{doc, Document};
 ///
-/// # async fn run(users: mongodb::Collection<Document>) {
-/// match users.upsert_by_unique(doc! { "name": "Ann" }, doc! { "$inc": { "visits": 1 } }).await {
-///     Ok(upserted) => println!("{:?} {}", upserted.outcome(), upserted.id()),
-///     Err(UpsertError::NotUnique { fields, .. }) => println!("no unique index on {fields:?}"),
-///     Err(UpsertError::Duplicate(dup)) => println!("collided: {dup}"),
-///     Err(other) => println!("{other}"),
+/// # async fn signup(users: mongodb::Collection<Document>) -> Result<u16, dupkey::Error> {
+/// match users.insert_or_conflict(doc! { "email": "ann@example.com" }).await {
+///     Ok(_) => Ok(201),
+///     Err(dupkey::Error::Duplicate(dup)) => {
+///         println!("taken: {:?}", dup.key_value());
+///         Ok(409)
+///     }
+///     Err(other) => Err(other),
 /// }
 /// # }
 /// ```
-// `Duplicate` is large (a `DuplicateKey`), but boxed it would hide the `DuplicateKey` from
-// `source()` downcasts (`IsDuplicate` on an `anyhow::Error`, say); an upsert returns one error
-// per call, after a network round trip.
-#[allow(clippy::large_enum_variant)]
+///
+/// `?` converts it into `Box<dyn Error + Send + Sync>`, `anyhow::Error`, a thiserror enum
+/// with `#[from]`, and [`mongodb::error::Error`] (a driver error comes back unchanged, labels
+/// and kind included; a conflict is wrapped with [`mongodb::error::Error::custom`], where
+/// `is_duplicate()` and `duplicate_key()` still find it).
+///
+/// `Display` names no key value.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum UpsertError {
+pub enum Error {
+    /// The write collided with a unique key: the duplicate, with the exact key it collided
+    /// on. Inside a transaction, the server has aborted the transaction.
+    #[error("write refused by a unique index")]
+    Duplicate(#[source] DuplicateKey),
+
+    /// A bulk insert did not insert every document: the report lists what it inserted, each
+    /// duplicate and each other failure, by position.
+    #[error("bulk insert did not insert every document")]
+    InsertMany(#[source] Box<InsertManyReport>),
+
+    /// The upsert was refused before anything was written.
+    #[error("upsert refused before writing")]
+    Refused(#[source] Refusal),
+
+    /// Any other error, from the driver or the server, untouched.
+    #[error("mongodb write failed")]
+    Driver(#[source] mongodb::error::Error),
+}
+
+impl Error {
+    /// The duplicate, when this is a single write's conflict.
+    pub fn duplicate(&self) -> Option<&DuplicateKey> {
+        match self {
+            Error::Duplicate(dup) => Some(dup),
+            _ => None,
+        }
+    }
+
+    /// The driver's error, when this is one.
+    pub fn driver(&self) -> Option<&mongodb::error::Error> {
+        match self {
+            Error::Driver(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<mongodb::error::Error> for Error {
+    fn from(err: mongodb::error::Error) -> Self {
+        Error::Driver(err)
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        Error::Refused(refusal)
+    }
+}
+
+/// A driver error comes back as it was; anything else becomes
+/// [`Error::custom`](mongodb::error::Error::custom), as the driver's `and_run` docs ask of a
+/// callback that ends a transaction with its own error. No label is added, so `and_run` does
+/// not run the callback again.
+impl From<Error> for mongodb::error::Error {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Driver(err) => err,
+            other => mongodb::error::Error::custom(other),
+        }
+    }
+}
+
+/// The driver error that carries `dup`: [`mongodb::error::Error::custom`], which
+/// `is_duplicate()` and `duplicate_key()` see through. Return it from a transaction callback
+/// to end the transaction with this conflict, or build one in a unit test of conflict
+/// handling.
+///
+/// ```
+/// use dupkey::{DuplicateKey, IsDuplicate};
+///
+/// let dup = DuplicateKey::from_message(
+///     "E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"a@b.c\" }",
+/// )
+/// .unwrap();
+/// let err = mongodb::error::Error::from(dup.clone());
+/// assert!(err.is_duplicate());
+/// assert_eq!(err.duplicate_key(), Some(dup));
+/// ```
+impl From<DuplicateKey> for mongodb::error::Error {
+    fn from(dup: DuplicateKey) -> Self {
+        mongodb::error::Error::custom(dup)
+    }
+}
+
+/// Why an upsert by unique key was refused before anything was written.
+///
+/// `Display` names fields and indexes, never key values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
     /// The filter is empty: it would match any document.
     #[error("upsert filter is empty")]
     EmptyFilter,
@@ -46,8 +140,7 @@ pub enum UpsertError {
     },
 
     /// No unique index has exactly the filter's fields: an upsert by them could insert a
-    /// second document with the same values (and races on them end in E11000 on another
-    /// index, or in duplicates).
+    /// second document with the same values.
     #[error("no unique index has exactly the upsert filter's fields {fields:?}")]
     #[non_exhaustive]
     NotUnique {
@@ -70,42 +163,45 @@ pub enum UpsertError {
     /// empty.
     #[error("upsert update has no update operators")]
     NotAnUpdate,
-
-    /// The write collided on a unique key: on another unique index than the filter's, or on
-    /// the filter's own after the retries. Inside a transaction, this ended it.
-    #[error("upsert collided with a unique key")]
-    Duplicate(#[source] DuplicateKey),
-
-    /// Any other error, from the driver or the server, untouched.
-    #[error("mongodb upsert failed")]
-    Driver(#[source] mongodb::error::Error),
 }
 
 #[cfg(test)]
 mod tests {
     use std::error::Error as _;
 
-    use super::UpsertError;
-    use crate::DuplicateKey;
+    use super::{Error, Refusal};
+    use crate::{DuplicateKey, IsDuplicate};
+
+    fn dup() -> DuplicateKey {
+        DuplicateKey::from_message(
+            "E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"ann@example.com\" }",
+        )
+        .unwrap()
+    }
 
     #[test]
     fn display_is_one_clause_without_the_source() {
-        let text = "E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"ann@example.com\" }";
-        let dup = DuplicateKey::from_message(text).unwrap();
-        let err = UpsertError::Duplicate(dup.clone());
-        assert_eq!(err.to_string(), "upsert collided with a unique key");
-        assert_eq!(err.source().map(|s| s.to_string()), Some(dup.to_string()));
-        assert!(!err.to_string().contains("ann@example.com"));
+        let err = Error::Duplicate(dup());
+        assert_eq!(err.to_string(), "write refused by a unique index");
+        assert_eq!(err.source().map(|s| s.to_string()), Some(dup().to_string()));
+        assert!(!format!("{err}").contains("ann@example.com"));
+
+        let err = Error::Refused(Refusal::EmptyFilter);
+        assert_eq!(err.to_string(), "upsert refused before writing");
+        assert_eq!(
+            err.source().map(|s| s.to_string()).as_deref(),
+            Some("upsert filter is empty")
+        );
 
         let driver = mongodb::error::Error::from(mongodb::error::ErrorKind::Shutdown);
-        let err = UpsertError::Driver(driver);
-        assert_eq!(err.to_string(), "mongodb upsert failed");
+        let err = Error::Driver(driver);
+        assert_eq!(err.to_string(), "mongodb write failed");
         assert!(err.source().is_some());
     }
 
     #[test]
-    fn input_errors_name_fields_only() {
-        let err = UpsertError::ExtraFields {
+    fn refusals_name_fields_only() {
+        let err = Refusal::ExtraFields {
             index: "email_1".into(),
             extra: vec!["name".into()],
         };
@@ -113,14 +209,14 @@ mod tests {
             err.to_string(),
             r#"upsert filter fields ["name"] are not part of unique index "email_1""#
         );
-        let err = UpsertError::NotUnique {
+        let err = Refusal::NotUnique {
             fields: vec!["name".into()],
         };
         assert_eq!(
             err.to_string(),
             r#"no unique index has exactly the upsert filter's fields ["name"]"#
         );
-        let err = UpsertError::NotEquality {
+        let err = Refusal::NotEquality {
             field: "email".into(),
         };
         assert_eq!(
@@ -128,12 +224,28 @@ mod tests {
             r#"upsert filter field "email" is not a plain equality value"#
         );
         assert_eq!(
-            UpsertError::EmptyFilter.to_string(),
-            "upsert filter is empty"
-        );
-        assert_eq!(
-            UpsertError::NotAnUpdate.to_string(),
+            Refusal::NotAnUpdate.to_string(),
             "upsert update has no update operators"
         );
+    }
+
+    #[test]
+    fn into_a_driver_error_and_back() {
+        let driver: mongodb::error::Error = Error::Duplicate(dup()).into();
+        assert!(driver.is_duplicate());
+        assert_eq!(driver.duplicate_key(), Some(dup()));
+        assert!(driver.labels().is_empty());
+
+        let shutdown = mongodb::error::Error::from(mongodb::error::ErrorKind::Shutdown);
+        let back: mongodb::error::Error = Error::Driver(shutdown).into();
+        assert!(matches!(*back.kind, mongodb::error::ErrorKind::Shutdown));
+        assert!(!back.is_duplicate());
+
+        let refused: mongodb::error::Error = Error::Refused(Refusal::NotAnUpdate).into();
+        assert!(!refused.is_duplicate());
+        assert!(matches!(
+            refused.get_custom::<Error>(),
+            Some(Error::Refused(Refusal::NotAnUpdate))
+        ));
     }
 }

@@ -8,7 +8,8 @@
 use mongodb::bson::{doc, Document, RawDocumentBuf};
 use mongodb::Collection;
 
-use super::index_cache::{self, Indexes};
+use super::index_cache::IndexCache;
+use super::indexes::Indexes;
 use super::key_values::key_value;
 use crate::key_pattern::is_plain;
 use crate::DuplicateKey;
@@ -46,46 +47,73 @@ fn pattern(indexes: Option<&Indexes>, dup: &DuplicateKey) -> Pattern {
     }
 }
 
-/// Gives each duplicate the key pattern and the exact value it collided on, read out of
-/// `sent` (the document at the duplicate's position in its batch, or the only one).
-///
-/// Reads `listIndexes` only when a named index is not in the cached list, at most once per
-/// call. When the list cannot be read, or a key path meets an array, the duplicate keeps what
-/// the message said.
-pub(crate) async fn exact_keys<T: Send + Sync>(
-    coll: &Collection<T>,
+/// Duplicates on their way to their exact keys: what the cached list tells of each pattern,
+/// and whether a list read again could tell more.
+pub(crate) struct Exact {
     dups: Vec<DuplicateKey>,
-    sent: &[RawDocumentBuf],
-) -> Vec<DuplicateKey> {
-    let mut cached = index_cache::cached(coll);
-    let current = cached.current();
-    let mut patterns: Vec<Pattern> = dups
-        .iter()
-        .map(|d| pattern(current.as_deref(), d))
-        .collect();
-    if patterns.iter().any(|p| matches!(p, Pattern::Unknown)) {
-        if let Ok(indexes) = cached.refresh(coll).await {
-            for (slot, dup) in patterns.iter_mut().zip(&dups) {
-                if matches!(slot, Pattern::Unknown) {
-                    *slot = pattern(Some(&indexes), dup);
-                }
+    patterns: Vec<Pattern>,
+}
+
+impl Exact {
+    /// Each duplicate's pattern as far as `indexes` (the cached list, if any) tells.
+    pub(crate) fn new(indexes: Option<&Indexes>, dups: Vec<DuplicateKey>) -> Self {
+        let patterns = dups.iter().map(|d| pattern(indexes, d)).collect();
+        Exact { dups, patterns }
+    }
+
+    /// Whether a pattern is unknown to the list at hand, so that reading it again may help.
+    pub(crate) fn needs_list(&self) -> bool {
+        self.patterns.iter().any(|p| matches!(p, Pattern::Unknown))
+    }
+
+    /// Looks the unknown patterns up again in a list read since.
+    pub(crate) fn refine(&mut self, indexes: &Indexes) {
+        for (slot, dup) in self.patterns.iter_mut().zip(&self.dups) {
+            if matches!(slot, Pattern::Unknown) {
+                *slot = pattern(Some(indexes), dup);
             }
         }
     }
-    dups.into_iter()
-        .zip(patterns)
-        .map(|(dup, pattern)| {
-            let Pattern::Known(pattern) = pattern else {
-                return dup;
-            };
-            let doc = match dup.position() {
-                Some(position) => sent.get(position),
-                None => sent.first(),
-            };
-            match doc.and_then(|doc| key_value(doc, &pattern)) {
-                Some(value) => dup.with_key(pattern, value),
-                None => dup,
-            }
-        })
-        .collect()
+
+    /// Gives each duplicate with a known pattern its exact value, read out of `sent` (the
+    /// document at the duplicate's position in its batch, or the only one). A key path that
+    /// meets an array keeps what the message said.
+    pub(crate) fn finish(self, sent: &[RawDocumentBuf]) -> Vec<DuplicateKey> {
+        self.dups
+            .into_iter()
+            .zip(self.patterns)
+            .map(|(dup, pattern)| {
+                let Pattern::Known(pattern) = pattern else {
+                    return dup;
+                };
+                let doc = match dup.position() {
+                    Some(position) => sent.get(position),
+                    None => sent.first(),
+                };
+                match doc.and_then(|doc| key_value(doc, &pattern)) {
+                    Some(value) => dup.with_key(pattern, value),
+                    None => dup,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Gives each duplicate the key pattern and the exact value it collided on, read out of
+/// `sent`. Reads `listIndexes` only when a named index is not in the cached list, at most
+/// once per call; when the list cannot be read, the duplicates keep what the messages said.
+pub(crate) async fn exact_keys<T: Send + Sync>(
+    coll: &Collection<T>,
+    cache: &IndexCache,
+    dups: Vec<DuplicateKey>,
+    sent: &[RawDocumentBuf],
+) -> Vec<DuplicateKey> {
+    let mut cached = cache.cached(coll.namespace());
+    let mut exact = Exact::new(cached.current().as_deref(), dups);
+    if exact.needs_list() {
+        if let Ok(indexes) = cached.refresh(coll).await {
+            exact.refine(&indexes);
+        }
+    }
+    exact.finish(sent)
 }

@@ -1,135 +1,165 @@
-//! `listIndexes`, cached per namespace for the whole process.
+//! [`IndexCache`]: what the write helpers know of one deployment's indexes.
 //!
-//! The cache is process-wide (a `LazyLock`), keyed by namespace (`db.collection`): a
-//! `Collection` says nothing about which client or deployment it belongs to, and a namespace
-//! rarely means two different collections in one process. Entries are never trusted blindly:
-//! an index name that is not in the list, or a list that has no unique index for an upsert's
-//! filter, makes the caller read the list again (once) before it gives up. Concurrent
-//! readers of one namespace share one `listIndexes`: a refresh is single-flight, and a
-//! caller that waited for another's refresh uses its result instead of reading again.
+//! A `Collection` says nothing about the deployment it belongs to (the driver exposes no
+//! client identity), so the cache cannot tell two deployments apart by itself: the
+//! application owns one [`IndexCache`] per `Client` and hands it to the helpers, or relies
+//! on [`IndexCache::global`], which assumes one deployment per namespace in the process.
 //!
-//! The map grows by one small entry per namespace the helpers have touched.
+//! Entries are never trusted blindly. A reported index name the list lacks, or whose fields
+//! disagree with the message, re-reads the list; a filter the list does not back re-reads it
+//! before it is refused; a filter the list backs is accepted only from a list younger than
+//! the cache's maximum age. Concurrent readers of one namespace share one `listIndexes`: a
+//! refresh is single-flight, and a caller that waited for another's refresh takes its result.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
-use mongodb::options::{Collation, ReadPreference, SelectionCriteria};
+use mongodb::options::{ReadPreference, SelectionCriteria};
 use mongodb::{Collection, Namespace};
+
+use super::indexes::Indexes;
 
 /// `NamespaceNotFound`: `listIndexes` on a collection that does not exist yet.
 const NAMESPACE_NOT_FOUND: i32 = 26;
 
-/// One index, reduced to what the helpers use.
-#[derive(Debug, Clone)]
-pub(crate) struct Index {
-    pub(crate) name: String,
-    pub(crate) key: Document,
-    /// `unique: true`, the `_id` index, or a clustered collection's key.
-    pub(crate) unique: bool,
-    /// Unique only among the documents its `partialFilterExpression` covers.
-    pub(crate) partial: bool,
-    /// The index's collation, as a query option (`None` also when it could not be read).
-    pub(crate) collation: Option<Collation>,
+/// How long an index list backs an upsert filter by default.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// The index lists the write helpers have read from one deployment, by namespace.
+///
+/// Keep one per [`mongodb::Client`] (it is cheap to clone: clones share the lists) and pass
+/// it to the helpers with their `index_cache` setter. Without one, the helpers use
+/// [`IndexCache::global`], which is right as long as a namespace (`db.collection`) means one
+/// collection in the process: two deployments that share a namespace (staging and production,
+/// one cluster per tenant, test servers) each need their own cache, or an index list read on
+/// one would answer for the other.
+///
+/// How fresh a list is:
+/// - a conflict's index name is looked up in the list, and a name the list lacks, or whose
+///   fields disagree with the server's message, re-reads it;
+/// - an upsert filter no unique index backs re-reads the list before it is refused;
+/// - an upsert filter is accepted only from a list read within the cache's
+///   [maximum age](Self::with_max_age) (30 seconds by default). A unique index dropped and
+///   recreated as a plain one within that window can still back a filter.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::prelude::*;
+/// use dupkey::IndexCache;
+/// use mongodb::bson::{doc, Document};
+///
+/// # async fn run(staging: mongodb::Client, production: mongodb::Client) -> Result<(), dupkey::Error> {
+/// let staging_indexes = IndexCache::new();
+/// let production_indexes = IndexCache::new();
+/// let filter = doc! { "email": "ann@example.com" };
+/// let update = doc! { "$inc": { "logins": 1 } };
+/// staging
+///     .database("app")
+///     .collection::<Document>("users")
+///     .upsert_by_unique(filter.clone(), update.clone())
+///     .index_cache(&staging_indexes)
+///     .await?;
+/// production
+///     .database("app")
+///     .collection::<Document>("users")
+///     .upsert_by_unique(filter, update)
+///     .index_cache(&production_indexes)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct IndexCache {
+    inner: Arc<Inner>,
 }
 
-impl Index {
-    fn implicit_id() -> Self {
-        Index {
-            name: "_id_".to_owned(),
-            key: doc! { "_id": 1 },
-            unique: true,
-            partial: false,
-            collation: None,
+struct Inner {
+    max_age: Duration,
+    entries: Mutex<HashMap<Namespace, Arc<Entry>>>,
+}
+
+impl IndexCache {
+    /// An empty cache whose lists back upsert filters for 30 seconds.
+    pub fn new() -> Self {
+        Self::with_max_age(DEFAULT_MAX_AGE)
+    }
+
+    /// An empty cache whose lists back upsert filters for `max_age`; `Duration::ZERO` reads
+    /// the list before every upsert.
+    pub fn with_max_age(max_age: Duration) -> Self {
+        IndexCache {
+            inner: Arc::new(Inner {
+                max_age,
+                entries: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
-    fn from_spec(spec: &Document) -> Option<Self> {
-        let name = spec.get_str("name").ok()?.to_owned();
-        let key = spec.get_document("key").ok()?.clone();
-        let is_id = key.len() == 1 && key.contains_key("_id");
-        let unique = truthy(spec.get("unique")) || truthy(spec.get("clustered")) || is_id;
-        let collation = spec
-            .get_document("collation")
-            .ok()
-            .and_then(|c| mongodb::bson::from_document::<Collation>(c.clone()).ok());
-        Some(Index {
-            name,
-            key,
-            unique,
-            partial: spec.contains_key("partialFilterExpression"),
-            collation,
-        })
+    /// The process-wide cache the helpers use when given none. It assumes that a namespace
+    /// means one collection in the process.
+    pub fn global() -> &'static IndexCache {
+        static GLOBAL: LazyLock<IndexCache> = LazyLock::new(IndexCache::new);
+        &GLOBAL
     }
 
-    /// Whether the key's fields are exactly `fields`, in any order.
-    fn has_fields(&self, fields: &[&str]) -> bool {
-        self.key.len() == fields.len() && fields.iter().all(|f| self.key.contains_key(f))
+    /// How long a list backs an upsert filter.
+    pub fn max_age(&self) -> Duration {
+        self.inner.max_age
     }
 
-    /// Whether the key's fields are a strict subset of `fields`.
-    fn within(&self, fields: &[&str]) -> bool {
-        self.key.len() < fields.len() && self.key.keys().all(|k| fields.contains(&k.as_str()))
+    /// Forgets the list of `namespace`: the next helper that needs it reads it again.
+    pub fn forget(&self, namespace: &Namespace) {
+        lock(&self.inner.entries).remove(namespace);
     }
-}
 
-fn truthy(value: Option<&Bson>) -> bool {
-    match value {
-        Some(Bson::Boolean(b)) => *b,
-        Some(Bson::Int32(n)) => *n != 0,
-        Some(Bson::Int64(n)) => *n != 0,
-        Some(Bson::Double(n)) => *n != 0.0,
-        _ => false,
+    /// Forgets every list.
+    pub fn clear(&self) {
+        lock(&self.inner.entries).clear();
     }
-}
 
-/// A collection's indexes. The `_id` index is always there: a collection that does not exist
-/// yet gets it when the first write creates it.
-#[derive(Debug, Clone)]
-pub(crate) struct Indexes {
-    list: Vec<Index>,
-}
-
-impl Indexes {
-    pub(crate) fn from_specs(specs: &[Document]) -> Self {
-        let mut list: Vec<Index> = specs.iter().filter_map(Index::from_spec).collect();
-        if !list.iter().any(|i| i.has_fields(&["_id"])) {
-            list.push(Index::implicit_id());
+    /// The cached list of `namespace` (possibly not read yet). Never does I/O.
+    pub(crate) fn cached(&self, namespace: Namespace) -> Cached {
+        let entry = Arc::clone(lock(&self.inner.entries).entry(namespace).or_default());
+        let slot = lock(&entry.slot).clone();
+        Cached {
+            entry,
+            slot,
+            max_age: self.inner.max_age,
         }
-        Indexes { list }
-    }
-
-    /// The index called `name`.
-    pub(crate) fn named(&self, name: &str) -> Option<&Index> {
-        self.list.iter().find(|i| i.name == name)
-    }
-
-    /// A unique index whose key fields are exactly `fields`; a full one without collation
-    /// first (the server retries an upsert race on those itself).
-    pub(crate) fn unique_on(&self, fields: &[&str]) -> Option<&Index> {
-        self.list
-            .iter()
-            .filter(|i| i.unique && i.has_fields(fields))
-            .min_by_key(|i| (i.partial, i.collation.is_some()))
-    }
-
-    /// The unique index with the most key fields that are all among `fields` (and fewer).
-    pub(crate) fn unique_within(&self, fields: &[&str]) -> Option<&Index> {
-        self.list
-            .iter()
-            .filter(|i| i.unique && i.within(fields))
-            .max_by_key(|i| i.key.len())
     }
 }
 
-/// What the process knows of one namespace.
+impl Default for IndexCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for IndexCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entries = lock(&self.inner.entries);
+        f.debug_struct("IndexCache")
+            .field("max_age", &self.inner.max_age)
+            .field("namespaces", &entries.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// What the cache knows of one namespace.
 #[derive(Default)]
 struct Entry {
     slot: Mutex<Slot>,
     /// Held while `listIndexes` runs: one read at a time per namespace.
     refresh: futures_util::lock::Mutex<()>,
+    /// The same, for the blocking API.
+    #[cfg(feature = "sync")]
+    refresh_blocking: Mutex<()>,
 }
 
 #[derive(Default, Clone)]
@@ -137,9 +167,8 @@ struct Slot {
     /// How many times the list was read; 0 = never.
     generation: u64,
     indexes: Option<Arc<Indexes>>,
+    read_at: Option<Instant>,
 }
-
-static CACHE: LazyLock<Mutex<HashMap<Namespace, Arc<Entry>>>> = LazyLock::new(Default::default);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -149,19 +178,21 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Cached {
     entry: Arc<Entry>,
     slot: Slot,
-}
-
-/// The cached index list of `coll`'s namespace (possibly not read yet). Never does I/O.
-pub(crate) fn cached<T: Send + Sync>(coll: &Collection<T>) -> Cached {
-    let entry = Arc::clone(lock(&CACHE).entry(coll.namespace()).or_default());
-    let slot = lock(&entry.slot).clone();
-    Cached { entry, slot }
+    max_age: Duration,
 }
 
 impl Cached {
     /// The list, when it has been read.
     pub(crate) fn current(&self) -> Option<Arc<Indexes>> {
         self.slot.indexes.clone()
+    }
+
+    /// The list, when it has been read within the cache's maximum age.
+    pub(crate) fn fresh(&self) -> Option<Arc<Indexes>> {
+        let read_at = self.slot.read_at?;
+        (read_at.elapsed() <= self.max_age)
+            .then(|| self.slot.indexes.clone())
+            .flatten()
     }
 
     /// Reads the list again, unless another caller did since this one looked: then that
@@ -171,24 +202,48 @@ impl Cached {
         &mut self,
         coll: &Collection<T>,
     ) -> mongodb::error::Result<Arc<Indexes>> {
-        let _reading = self.entry.refresh.lock().await;
-        let current = lock(&self.entry.slot).clone();
-        let indexes = match current.indexes {
-            Some(indexes) if current.generation > self.slot.generation => {
-                self.slot.generation = current.generation;
-                indexes
-            }
-            _ => {
-                let indexes = Arc::new(list_indexes(coll).await?);
-                let mut slot = lock(&self.entry.slot);
-                slot.generation += 1;
-                slot.indexes = Some(Arc::clone(&indexes));
-                self.slot.generation = slot.generation;
-                indexes
-            }
-        };
-        self.slot.indexes = Some(Arc::clone(&indexes));
+        let entry = Arc::clone(&self.entry);
+        let _reading = entry.refresh.lock().await;
+        if let Some(indexes) = self.newer() {
+            return Ok(indexes);
+        }
+        let indexes = Arc::new(list_indexes(coll).await?);
+        self.store(Arc::clone(&indexes));
         Ok(indexes)
+    }
+
+    /// [`refresh`](Self::refresh) for the blocking API.
+    #[cfg(feature = "sync")]
+    pub(crate) fn refresh_blocking<T: Send + Sync>(
+        &mut self,
+        coll: &mongodb::sync::Collection<T>,
+    ) -> mongodb::error::Result<Arc<Indexes>> {
+        let entry = Arc::clone(&self.entry);
+        let _reading = lock(&entry.refresh_blocking);
+        if let Some(indexes) = self.newer() {
+            return Ok(indexes);
+        }
+        let indexes = Arc::new(list_indexes_blocking(coll)?);
+        self.store(Arc::clone(&indexes));
+        Ok(indexes)
+    }
+
+    /// The list another caller read since this one looked, taken as this one's.
+    fn newer(&mut self) -> Option<Arc<Indexes>> {
+        let current = lock(&self.entry.slot).clone();
+        let indexes = current.indexes.clone()?;
+        (current.generation > self.slot.generation).then(|| {
+            self.slot = current;
+            indexes
+        })
+    }
+
+    fn store(&mut self, indexes: Arc<Indexes>) {
+        let mut slot = lock(&self.entry.slot);
+        slot.generation += 1;
+        slot.indexes = Some(indexes);
+        slot.read_at = Some(Instant::now());
+        self.slot = slot.clone();
     }
 }
 
@@ -209,86 +264,81 @@ async fn list_indexes<T: Send + Sync>(coll: &Collection<T>) -> mongodb::error::R
     Ok(Indexes::from_specs(&specs))
 }
 
+/// `listIndexes` for the blocking API, which offers no command on a collection: the
+/// driver's own index models, read back into specs, so one reader makes sense of both.
+#[cfg(feature = "sync")]
+fn list_indexes_blocking<T: Send + Sync>(
+    coll: &mongodb::sync::Collection<T>,
+) -> mongodb::error::Result<Indexes> {
+    let specs: Vec<Document> = match coll.list_indexes().run() {
+        Ok(cursor) => cursor
+            .map(|model| Ok(mongodb::bson::to_document(&model?)?))
+            .collect::<mongodb::error::Result<_>>()?,
+        Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
+            Vec::new()
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(Indexes::from_specs(&specs))
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use mongodb::bson::doc;
+    use mongodb::Namespace;
 
-    use super::Indexes;
+    use super::IndexCache;
+    use crate::conflict::indexes::Indexes;
 
-    fn sample() -> Indexes {
-        Indexes::from_specs(&[
-            doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" },
-            doc! { "v": 2, "key": { "email": 1 }, "name": "email_1", "unique": true },
-            doc! { "v": 2, "key": { "name": 1 }, "name": "name_1" },
-            doc! { "v": 2, "key": { "tenant": 1, "profile.email": -1 }, "name": "t_pe", "unique": true },
-            doc! { "v": 2, "key": { "nick": 1 }, "name": "nick_ci", "unique": true,
-            "collation": { "locale": "en", "strength": 2, "version": "57.1" } },
-        ])
+    fn ns(coll: &str) -> Namespace {
+        Namespace::new("db", coll)
     }
 
     #[test]
-    fn unique_on_exact_fields_in_any_order() {
-        let indexes = sample();
-        assert_eq!(
-            indexes.unique_on(&["email"]).map(|i| i.name.as_str()),
-            Some("email_1")
-        );
-        assert_eq!(
-            indexes
-                .unique_on(&["profile.email", "tenant"])
-                .map(|i| i.name.as_str()),
-            Some("t_pe")
-        );
-        assert_eq!(
-            indexes.unique_on(&["_id"]).map(|i| i.name.as_str()),
-            Some("_id_")
-        );
-        assert!(indexes.unique_on(&["name"]).is_none());
-        assert!(indexes.unique_on(&["tenant"]).is_none());
-        assert!(indexes.unique_on(&["email", "name"]).is_none());
+    fn caches_do_not_share_lists() {
+        let one = IndexCache::new();
+        let two = IndexCache::new();
+        let mut cached = one.cached(ns("users"));
+        cached.store(Arc::new(Indexes::from_specs(&[])));
+        assert!(one.cached(ns("users")).current().is_some());
+        assert!(two.cached(ns("users")).current().is_none());
+        assert!(one.clone().cached(ns("users")).current().is_some());
     }
 
     #[test]
-    fn within_names_the_largest_unique_subset() {
-        let indexes = sample();
-        let found = indexes.unique_within(&["tenant", "profile.email", "email", "x"]);
-        assert_eq!(found.map(|i| i.name.as_str()), Some("t_pe"));
-        assert!(indexes.unique_within(&["email"]).is_none());
+    fn forget_and_clear() {
+        let cache = IndexCache::new();
+        for coll in ["a", "b"] {
+            cache
+                .cached(ns(coll))
+                .store(Arc::new(Indexes::from_specs(&[])));
+        }
+        cache.forget(&ns("a"));
+        assert!(cache.cached(ns("a")).current().is_none());
+        assert!(cache.cached(ns("b")).current().is_some());
+        cache.clear();
+        assert!(cache.cached(ns("b")).current().is_none());
     }
 
     #[test]
-    fn collation_is_read_as_a_query_option() {
-        let indexes = sample();
-        let nick = indexes.unique_on(&["nick"]).unwrap();
-        let collation = nick.collation.as_ref().unwrap();
-        assert_eq!(collation.locale, "en");
-        assert_eq!(
-            mongodb::bson::to_document(collation).unwrap(),
-            doc! { "locale": "en", "strength": 2 }
-        );
-    }
+    fn a_list_older_than_the_max_age_backs_nothing() {
+        let cache = IndexCache::with_max_age(Duration::ZERO);
+        let mut cached = cache.cached(ns("users"));
+        cached.store(Arc::new(Indexes::from_specs(&[
+            doc! { "key": { "email": 1 }, "name": "email_1", "unique": true },
+        ])));
+        std::thread::sleep(Duration::from_millis(2));
+        let cached = cache.cached(ns("users"));
+        assert!(cached.current().is_some());
+        assert!(cached.fresh().is_none());
 
-    #[test]
-    fn id_is_unique_even_before_the_collection_exists() {
-        let indexes = Indexes::from_specs(&[]);
-        let id = indexes.unique_on(&["_id"]).unwrap();
-        assert_eq!((id.name.as_str(), &id.key), ("_id_", &doc! { "_id": 1 }));
-        assert_eq!(
-            indexes.named("_id_").map(|i| i.key.clone()),
-            Some(doc! { "_id": 1 })
-        );
-    }
-
-    #[test]
-    fn partial_indexes_come_after_full_ones() {
-        let indexes = Indexes::from_specs(&[
-            doc! { "key": { "sku": 1 }, "name": "sku_partial", "unique": true,
-            "partialFilterExpression": { "sku": { "$type": "string" } } },
-            doc! { "key": { "sku": 1 }, "name": "sku_full", "unique": 1 },
-        ]);
-        assert_eq!(
-            indexes.unique_on(&["sku"]).map(|i| i.name.as_str()),
-            Some("sku_full")
-        );
+        let cache = IndexCache::new();
+        let mut cached = cache.cached(ns("users"));
+        cached.store(Arc::new(Indexes::from_specs(&[])));
+        assert!(cache.cached(ns("users")).fresh().is_some());
+        assert_eq!(cache.max_age(), Duration::from_secs(30));
     }
 }

@@ -1,264 +1,441 @@
-//! [`InsertManyOrConflict`]: a bulk insert that inserts what it can and reports its
-//! duplicates.
+//! [`InsertManyOrConflict`] and its action [`InsertMany`]: a bulk insert that inserts what it
+//! can and accounts for every document.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::IntoFuture;
+use std::ops::Range;
 
+use futures_util::future::BoxFuture;
 use mongodb::bson::{Bson, RawDocumentBuf};
-use mongodb::error::ErrorKind;
+use mongodb::error::{ErrorKind, IndexedWriteError, WriteConcernError};
+use mongodb::options::InsertManyOptions;
 use mongodb::{ClientSession, Collection};
 use serde::Serialize;
 
 use super::exact::exact_keys;
-use super::insert::prepare;
+use super::index_cache::IndexCache;
+use super::prepare::{id_of, prepare};
 use super::private::Sealed;
-use crate::{codes, DuplicateKey, IsDuplicate};
+use super::Error;
+use crate::extract::Failure;
+use crate::{codes, DuplicateKey};
 
-/// What a bulk insert did: the ids of the documents it inserted and one [`DuplicateKey`] per
-/// document it rejected, both keyed by the document's position in the batch.
-///
-/// # Examples
-///
-/// ```no_run
-/// use dupkey::InsertManyOrConflict;
-/// use mongodb::bson::{doc, Document};
-///
-/// # async fn import(users: mongodb::Collection<Document>) -> mongodb::error::Result<()> {
-/// let rows = [doc! { "email": "a@b.c" }, doc! { "email": "a@b.c" }];
-/// let report = users.insert_many_or_conflict(&rows).await?;
-/// assert_eq!(report.inserted_ids().len(), 1);
-/// for dup in report.conflicts() {
-///     println!("row {:?}: {:?} is taken", dup.position(), dup.key_value());
-/// }
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InsertManyReport {
-    inserted_ids: BTreeMap<usize, Bson>,
-    conflicts: Vec<DuplicateKey>,
-}
-
-impl InsertManyReport {
-    /// The `_id` of each inserted document, by its position in the batch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use dupkey::InsertManyReport;
-    ///
-    /// let report = InsertManyReport::default();
-    /// assert!(report.inserted_ids().is_empty());
-    /// ```
-    pub fn inserted_ids(&self) -> &BTreeMap<usize, Bson> {
-        &self.inserted_ids
-    }
-
-    /// One duplicate per rejected document, in batch order; each has its
-    /// [`position`](DuplicateKey::position) and the exact key value the document held.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use dupkey::InsertManyReport;
-    ///
-    /// let report = InsertManyReport::default();
-    /// assert!(report.conflicts().is_empty());
-    /// ```
-    pub fn conflicts(&self) -> &[DuplicateKey] {
-        &self.conflicts
-    }
-}
+/// Most documents in one `insert` command (the server's `maxWriteBatchSize`).
+const MAX_BATCH_DOCUMENTS: usize = 100_000;
+/// Most document bytes in one `insert` command: under the server's 48 MB message limit with
+/// room for the command around them, so the driver never splits a batch itself.
+const MAX_BATCH_BYTES: usize = 40_000_000;
 
 /// Inserts a batch without stopping at duplicates (`ordered(false)`), as the guides
-/// recommend for bulk imports, and reports the inserted ids and the rejected documents.
+/// recommend for bulk imports, and accounts for every document.
 ///
-/// Each rejected document's [`DuplicateKey`] has its position in the batch, the index's key
-/// pattern and the exact key value the document held (read out of the document sent, as
-/// [`InsertOrConflict`](crate::InsertOrConflict) does). Any other failure (a write error that
-/// is not a duplicate, a write concern error, a network error) is returned as the driver's
-/// error, untouched: `err.duplicate_keys()` ([`IsDuplicate`]) still lists the duplicates in
-/// it.
+/// When every document went in, the result is `Ok` with their ids. Otherwise it is
+/// [`Error::InsertMany`] with an [`InsertManyReport`]: the id of each inserted document, one
+/// [`DuplicateKey`] per rejected document (with its position, the index's key pattern and
+/// the exact key value the document held, read out of the document sent), each other write
+/// failure (document validation, say) with its position, any write concern error, and the
+/// error that stopped the import early, if one did (a network error, say) along with the
+/// positions whose fate it leaves unknown.
 ///
-/// An empty batch inserts nothing and reports nothing (the driver's `insert_many` refuses
-/// one). Documents without `_id` get a new `ObjectId` before they are sent.
+/// The documents are sent in batches this helper cuts itself (at most 100,000 documents and
+/// 40 MB each), so an error in one batch never hides what the batches before it inserted.
+///
+/// An empty batch inserts nothing. Documents without `_id` get a new `ObjectId` before they
+/// are sent.
 ///
 /// This trait is sealed: only [`mongodb::Collection`] implements it.
-///
-/// # Examples
-///
-/// ```no_run
-/// use dupkey::InsertManyOrConflict;
-/// use mongodb::bson::{doc, Document};
-///
-/// # async fn import(users: mongodb::Collection<Document>, rows: Vec<Document>) -> mongodb::error::Result<()> {
-/// let report = users.insert_many_or_conflict(&rows).await?;
-/// println!("{} imported, {} duplicates", report.inserted_ids().len(), report.conflicts().len());
-/// # Ok(())
-/// # }
-/// ```
-pub trait InsertManyOrConflict<T>: Sealed {
-    /// Inserts `docs`, unordered; duplicates are reported, not raised.
+pub trait InsertManyOrConflict<T: Send + Sync>: Sealed {
+    /// Inserts `docs`, unordered. Await the returned [`InsertMany`] action.
     ///
-    /// `docs` is serialized before the returned future is first polled.
-    ///
-    /// Equivalent to:
-    ///
-    /// ```ignore
-    /// async fn insert_many_or_conflict(
-    ///     &self,
-    ///     docs: impl IntoIterator<Item = impl Borrow<T>>,
-    /// ) -> mongodb::error::Result<InsertManyReport>;
-    /// ```
+    /// `docs` is serialized when the action is made.
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// use dupkey::InsertManyOrConflict;
+    /// use dupkey::prelude::*;
     /// use mongodb::bson::{doc, Document};
     ///
-    /// # async fn run(users: mongodb::Collection<Document>) -> mongodb::error::Result<()> {
-    /// let report = users
-    ///     .insert_many_or_conflict([doc! { "_id": 1 }, doc! { "_id": 1 }, doc! { "_id": 2 }])
-    ///     .await?;
-    /// assert_eq!(report.inserted_ids().keys().copied().collect::<Vec<_>>(), [0, 2]);
-    /// assert_eq!(report.conflicts()[0].position(), Some(1));
-    /// assert_eq!(report.conflicts()[0].key_value(), Some(&doc! { "_id": 1 }));
+    /// # async fn import(users: mongodb::Collection<Document>) -> Result<(), dupkey::Error> {
+    /// let rows = [doc! { "_id": 1 }, doc! { "_id": 1 }, doc! { "_id": 2 }];
+    /// match users.insert_many_or_conflict(&rows).await {
+    ///     Ok(report) => println!("{} imported", report.inserted_ids().len()),
+    ///     Err(dupkey::Error::InsertMany(report)) if report.failures().is_empty() => {
+    ///         assert_eq!(report.inserted_ids().keys().copied().collect::<Vec<_>>(), [0, 2]);
+    ///         for dup in report.duplicates() {
+    ///             println!("row {:?}: {:?} is taken", dup.position(), dup.key_value());
+    ///         }
+    ///     }
+    ///     Err(other) => return Err(other),
+    /// }
     /// # Ok(())
     /// # }
     /// ```
     fn insert_many_or_conflict(
         &self,
         docs: impl IntoIterator<Item = impl Borrow<T>>,
-    ) -> impl Future<Output = mongodb::error::Result<InsertManyReport>> + Send;
-
-    /// Inserts `docs` in `session`, unordered; duplicates are reported, not raised.
-    ///
-    /// # Transactions
-    ///
-    /// A duplicate key aborts the server's transaction. When `session` is in a transaction
-    /// and the report has conflicts, **the transaction is over**: nothing the batch (or the
-    /// transaction before it) wrote is kept, whatever
-    /// [`inserted_ids`](InsertManyReport::inserted_ids) says, and `commit_transaction` fails
-    /// with `NoSuchTransaction` (code 251). Call `abort_transaction`, or return an error from
-    /// an `and_run` callback (its commit would otherwise be retried until its time limit).
-    ///
-    /// Equivalent to:
-    ///
-    /// ```ignore
-    /// async fn insert_many_or_conflict_with_session(
-    ///     &self,
-    ///     docs: impl IntoIterator<Item = impl Borrow<T>>,
-    ///     session: &mut ClientSession,
-    /// ) -> mongodb::error::Result<InsertManyReport>;
-    /// ```
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use dupkey::InsertManyOrConflict;
-    /// use mongodb::bson::{doc, Document};
-    ///
-    /// # async fn run(client: mongodb::Client, users: mongodb::Collection<Document>) -> mongodb::error::Result<()> {
-    /// let mut session = client.start_session().await?;
-    /// session.start_transaction().await?;
-    /// let report = users
-    ///     .insert_many_or_conflict_with_session([doc! { "_id": 1 }, doc! { "_id": 2 }], &mut session)
-    ///     .await?;
-    /// if report.conflicts().is_empty() {
-    ///     session.commit_transaction().await?;
-    /// } else {
-    ///     session.abort_transaction().await?; // already over on the server
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    fn insert_many_or_conflict_with_session(
-        &self,
-        docs: impl IntoIterator<Item = impl Borrow<T>>,
-        session: &mut ClientSession,
-    ) -> impl Future<Output = mongodb::error::Result<InsertManyReport>> + Send;
+    ) -> InsertMany<'_, T>;
 }
 
 impl<T: Serialize + Send + Sync> InsertManyOrConflict<T> for Collection<T> {
     fn insert_many_or_conflict(
         &self,
         docs: impl IntoIterator<Item = impl Borrow<T>>,
-    ) -> impl Future<Output = mongodb::error::Result<InsertManyReport>> + Send {
-        insert_many(self, prepare_all(docs), None)
-    }
-
-    fn insert_many_or_conflict_with_session(
-        &self,
-        docs: impl IntoIterator<Item = impl Borrow<T>>,
-        session: &mut ClientSession,
-    ) -> impl Future<Output = mongodb::error::Result<InsertManyReport>> + Send {
-        insert_many(self, prepare_all(docs), Some(session))
-    }
-}
-
-fn prepare_all<T: Serialize>(
-    docs: impl IntoIterator<Item = impl Borrow<T>>,
-) -> mongodb::error::Result<Vec<RawDocumentBuf>> {
-    docs.into_iter().map(|doc| prepare(doc.borrow())).collect()
-}
-
-async fn insert_many<T: Send + Sync>(
-    coll: &Collection<T>,
-    prepared: mongodb::error::Result<Vec<RawDocumentBuf>>,
-    session: Option<&mut ClientSession>,
-) -> mongodb::error::Result<InsertManyReport> {
-    let sent = prepared?;
-    if sent.is_empty() {
-        return Ok(InsertManyReport::default());
-    }
-    let raw = coll.clone_with_type::<RawDocumentBuf>();
-    let action = raw.insert_many(&sent).ordered(false);
-    let result = match session {
-        Some(session) => action.session(session).await,
-        None => action.await,
-    };
-    let err = match result {
-        Ok(done) => {
-            return Ok(InsertManyReport {
-                inserted_ids: done.inserted_ids.into_iter().collect(),
-                conflicts: Vec::new(),
-            })
+    ) -> InsertMany<'_, T> {
+        InsertMany {
+            coll: self,
+            docs: docs.into_iter().map(|doc| prepare(doc.borrow())).collect(),
+            options: InsertManyOptions::default(),
+            session: None,
+            cache: IndexCache::global(),
         }
-        Err(err) => err,
-    };
-    let ErrorKind::InsertMany(batch) = &*err.kind else {
-        return Err(err);
-    };
-    let rejected: BTreeSet<usize> = match (&batch.write_errors, &batch.write_concern_error) {
-        (Some(errors), None)
-            if errors
-                .iter()
-                .all(|e| codes::is_duplicate(e.code, &e.message)) =>
+    }
+}
+
+/// A bulk insert that accounts for every document; made by
+/// [`InsertManyOrConflict::insert_many_or_conflict`], run by awaiting it.
+///
+/// Awaiting gives `Result<InsertManyReport, dupkey::Error>`: `Ok` when every document went
+/// in, [`Error::InsertMany`] otherwise.
+///
+/// # Transactions
+///
+/// A duplicate key aborts the server's transaction. With [`session`](Self::session) in a
+/// transaction, a conflict means **the transaction is over**, whatever the report's inserted
+/// ids say (a batch sent after it stops the import with `NoSuchTransaction`): return the
+/// error (`?`) from an `and_run` callback.
+#[must_use = "an action does nothing until it is awaited"]
+pub struct InsertMany<'a, T: Send + Sync> {
+    coll: &'a Collection<T>,
+    docs: mongodb::error::Result<Vec<RawDocumentBuf>>,
+    options: InsertManyOptions,
+    session: Option<&'a mut ClientSession>,
+    cache: &'a IndexCache,
+}
+
+impl<'a, T: Send + Sync> InsertMany<'a, T> {
+    super::setters!(common);
+}
+
+impl<'a, T: Send + Sync + 'a> IntoFuture for InsertMany<'a, T> {
+    type Output = Result<InsertManyReport, Error>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+impl<T: Send + Sync> InsertMany<'_, T> {
+    async fn run(mut self) -> Result<InsertManyReport, Error> {
+        let sent = self.docs?;
+        let mut options = self.options;
+        options.ordered = Some(false);
+        let raw = self.coll.clone_with_type::<RawDocumentBuf>();
+        let mut report = InsertManyReport::new(sent.len());
+        let mut dups = Vec::new();
+        for range in batches(&sent) {
+            let action = raw
+                .insert_many(&sent[range.clone()])
+                .with_options(options.clone());
+            let result = match self.session.as_deref_mut() {
+                Some(session) => action.session(session).await,
+                None => action.await,
+            };
+            report.record(&sent, range, result.map(drop), &mut dups)?;
+            if report.is_stopped() {
+                break;
+            }
+        }
+        let dups = exact_keys(self.coll, self.cache, dups, &sent).await;
+        report.into_result(dups)
+    }
+}
+
+/// The position ranges of the batches `docs` is sent in.
+pub(crate) fn batches(docs: &[RawDocumentBuf]) -> Vec<Range<usize>> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (position, doc) in docs.iter().enumerate() {
+        let size = doc.as_bytes().len();
+        if position > start
+            && (position - start == MAX_BATCH_DOCUMENTS || bytes + size > MAX_BATCH_BYTES)
         {
-            errors.iter().map(|e| e.index).collect()
+            batches.push(start..position);
+            start = position;
+            bytes = 0;
         }
-        _ => return Err(err),
-    };
-    // Unordered: every document but the rejected ones went in (the driver says the same).
-    let inserted_ids = sent
-        .iter()
-        .enumerate()
-        .filter(|(position, _)| !rejected.contains(position))
-        .map(|(position, doc)| Ok((position, id_of(doc)?)))
-        .collect::<mongodb::error::Result<_>>()?;
-    let conflicts = exact_keys(coll, err.duplicate_keys(), &sent).await;
-    Ok(InsertManyReport {
-        inserted_ids,
-        conflicts,
-    })
+        bytes += size;
+    }
+    if start < docs.len() {
+        batches.push(start..docs.len());
+    }
+    batches
 }
 
-/// The `_id` of a prepared document (it always has one).
-fn id_of(doc: &RawDocumentBuf) -> mongodb::error::Result<Bson> {
-    let id = doc
-        .get("_id")?
-        .ok_or_else(|| <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id"))?;
-    Ok(Bson::try_from(id.to_raw_bson())?)
+/// What a bulk insert did with each document, by its position in the batch given.
+///
+/// Every position is in exactly one of: [`inserted_ids`](Self::inserted_ids),
+/// [`duplicates`](Self::duplicates), [`failures`](Self::failures) or
+/// [`unconfirmed`](Self::unconfirmed).
+///
+/// `Display` counts documents; it names no key value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InsertManyReport {
+    total: usize,
+    inserted_ids: BTreeMap<usize, Bson>,
+    duplicates: Vec<DuplicateKey>,
+    failures: Vec<IndexedWriteError>,
+    write_concern_errors: Vec<WriteConcernError>,
+    stopped_by: Option<StoppedBy>,
+}
+
+/// The error that ended an import early, and the positions whose fate it leaves unknown.
+#[derive(Debug, Clone)]
+struct StoppedBy {
+    error: mongodb::error::Error,
+    unconfirmed: Range<usize>,
+}
+
+impl PartialEq for StoppedBy {
+    fn eq(&self, other: &Self) -> bool {
+        self.unconfirmed == other.unconfirmed && self.error.to_string() == other.error.to_string()
+    }
+}
+
+impl InsertManyReport {
+    pub(crate) fn new(total: usize) -> Self {
+        InsertManyReport {
+            total,
+            ..Self::default()
+        }
+    }
+
+    /// The `_id` of each inserted document, by its position in the batch.
+    pub fn inserted_ids(&self) -> &BTreeMap<usize, Bson> {
+        &self.inserted_ids
+    }
+
+    /// One duplicate per document a unique index refused, in batch order, each with its
+    /// [`position`](DuplicateKey::position) and the exact key value the document held.
+    pub fn duplicates(&self) -> &[DuplicateKey] {
+        &self.duplicates
+    }
+
+    /// Each other write failure (document validation, say); `index` is the document's
+    /// position in the batch.
+    pub fn failures(&self) -> &[IndexedWriteError] {
+        &self.failures
+    }
+
+    /// The write concern errors of the batches sent: their documents were written, but not
+    /// acknowledged as the write concern asked.
+    pub fn write_concern_errors(&self) -> &[WriteConcernError] {
+        &self.write_concern_errors
+    }
+
+    /// The error that ended the import early (a network error, say), if one did.
+    pub fn stopped_by(&self) -> Option<&mongodb::error::Error> {
+        self.stopped_by.as_ref().map(|s| &s.error)
+    }
+
+    /// The positions whose fate is unknown: the batch the import stopped in (some of its
+    /// documents may be in) and every position after it (never sent). Empty unless
+    /// [`stopped_by`](Self::stopped_by) is set.
+    pub fn unconfirmed(&self) -> Range<usize> {
+        self.stopped_by
+            .as_ref()
+            .map_or(self.total..self.total, |s| s.unconfirmed.clone())
+    }
+
+    /// Whether every document was inserted and acknowledged.
+    fn is_complete(&self) -> bool {
+        self.duplicates.is_empty()
+            && self.failures.is_empty()
+            && self.write_concern_errors.is_empty()
+            && self.stopped_by.is_none()
+    }
+
+    /// Whether an error ended the import early: no batch is sent after it.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped_by.is_some()
+    }
+
+    /// The helper's result, with the duplicates made exact.
+    pub(crate) fn into_result(mut self, duplicates: Vec<DuplicateKey>) -> Result<Self, Error> {
+        self.duplicates = duplicates;
+        if self.is_complete() {
+            Ok(self)
+        } else {
+            Err(Error::InsertMany(Box::new(self)))
+        }
+    }
+
+    /// Accounts for the batch `range` of `sent` from the driver's `result`; duplicates go
+    /// to `dups` with their positions in `sent`.
+    pub(crate) fn record(
+        &mut self,
+        sent: &[RawDocumentBuf],
+        range: Range<usize>,
+        result: mongodb::error::Result<()>,
+        dups: &mut Vec<DuplicateKey>,
+    ) -> mongodb::error::Result<()> {
+        let err = match result {
+            Ok(()) => return self.inserted(sent, range, &[]),
+            Err(err) => err,
+        };
+        let ErrorKind::InsertMany(batch) = &*err.kind else {
+            self.stopped_by = Some(StoppedBy {
+                error: err,
+                unconfirmed: range.start..self.total,
+            });
+            return Ok(());
+        };
+        let base = range.start;
+        let write_errors = batch.write_errors.as_deref().unwrap_or_default();
+        let mut rejected = Vec::with_capacity(write_errors.len());
+        for e in write_errors {
+            rejected.push(e.index);
+            let mut failure = e.clone();
+            failure.index += base;
+            if codes::is_duplicate(e.code, &e.message) {
+                dups.push(DuplicateKey::from_failure(&Failure {
+                    code: e.code,
+                    message: &e.message,
+                    position: Some(failure.index),
+                    reply: None,
+                }));
+            } else {
+                self.failures.push(failure);
+            }
+        }
+        self.write_concern_errors
+            .extend(batch.write_concern_error.clone());
+        // Unordered: every document of the batch but the rejected ones went in.
+        self.inserted(sent, range, &rejected)
+    }
+
+    fn inserted(
+        &mut self,
+        sent: &[RawDocumentBuf],
+        range: Range<usize>,
+        rejected: &[usize],
+    ) -> mongodb::error::Result<()> {
+        let base = range.start;
+        for position in range {
+            if !rejected.contains(&(position - base)) {
+                self.inserted_ids.insert(position, id_of(&sent[position])?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for InsertManyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} documents inserted, {} duplicate keys, {} other failures",
+            self.inserted_ids.len(),
+            self.total,
+            self.duplicates.len(),
+            self.failures.len()
+        )?;
+        if !self.write_concern_errors.is_empty() {
+            write!(
+                f,
+                ", {} write concern errors",
+                self.write_concern_errors.len()
+            )?;
+        }
+        if let Some(stopped) = &self.stopped_by {
+            write!(
+                f,
+                ", stopped with {} documents unconfirmed",
+                stopped.unconfirmed.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InsertManyReport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.stopped_by().map(|e| e as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::bson::{doc, from_document, RawDocumentBuf};
+    use mongodb::error::{Error, ErrorKind, InsertManyError};
+
+    use super::{batches, InsertManyReport, MAX_BATCH_BYTES, MAX_BATCH_DOCUMENTS};
+
+    fn raw(n: i32) -> RawDocumentBuf {
+        RawDocumentBuf::from_document(&doc! { "_id": n }).unwrap()
+    }
+
+    #[test]
+    fn batches_cut_at_the_count_and_the_bytes() {
+        let docs: Vec<_> = (0..(MAX_BATCH_DOCUMENTS as i32 * 2 + 5)).map(raw).collect();
+        let cut = batches(&docs);
+        assert_eq!(
+            cut,
+            [
+                0..MAX_BATCH_DOCUMENTS,
+                MAX_BATCH_DOCUMENTS..2 * MAX_BATCH_DOCUMENTS,
+                2 * MAX_BATCH_DOCUMENTS..docs.len()
+            ]
+        );
+        let big = "x".repeat(MAX_BATCH_BYTES / 3);
+        let docs: Vec<_> = (0..4)
+            .map(|n| RawDocumentBuf::from_document(&doc! { "_id": n, "s": &big }).unwrap())
+            .collect();
+        assert_eq!(batches(&docs), [0..2, 2..4]);
+        assert!(batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn every_position_is_accounted_for() {
+        let sent: Vec<_> = (0..6).map(raw).collect();
+        let mut report = InsertManyReport::new(sent.len());
+        let mut dups = Vec::new();
+        report.record(&sent, 0..3, Ok(()), &mut dups).unwrap();
+        let batch: InsertManyError = from_document(doc! { "writeErrors": [
+            { "index": 0, "code": 11000, "errmsg": "E11000 duplicate key error collection: db.c index: _id_ dup key: { _id: 3 }" },
+            { "index": 2, "code": 121, "errmsg": "Document failed validation" },
+        ]})
+        .unwrap();
+        let err = Error::from(ErrorKind::InsertMany(batch));
+        report.record(&sent, 3..6, Err(err), &mut dups).unwrap();
+        assert_eq!(
+            report.inserted_ids().keys().copied().collect::<Vec<_>>(),
+            [0, 1, 2, 4]
+        );
+        assert_eq!(dups.len(), 1);
+        assert_eq!(dups[0].position(), Some(3));
+        assert_eq!(report.failures()[0].index, 5);
+        assert!(report.unconfirmed().is_empty());
+        assert_eq!(
+            report.to_string(),
+            "4 of 6 documents inserted, 0 duplicate keys, 1 other failures"
+        );
+    }
+
+    #[test]
+    fn a_network_error_leaves_the_rest_unconfirmed() {
+        let sent: Vec<_> = (0..4).map(raw).collect();
+        let mut report = InsertManyReport::new(sent.len());
+        let mut dups = Vec::new();
+        report.record(&sent, 0..2, Ok(()), &mut dups).unwrap();
+        let err = Error::from(ErrorKind::Shutdown);
+        report.record(&sent, 2..4, Err(err), &mut dups).unwrap();
+        assert_eq!(report.inserted_ids().len(), 2);
+        assert_eq!(report.unconfirmed(), 2..4);
+        assert!(report.stopped_by().is_some());
+        assert!(!report.is_complete());
+    }
 }

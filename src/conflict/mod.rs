@@ -1,38 +1,89 @@
 //! Conflict-aware writes on [`mongodb::Collection`]: the writes the E11000 guides tell people
-//! to hand-roll, done once.
+//! to hand-roll, done once, as actions shaped like the driver's own.
 //!
-//! - [`InsertOrConflict`]: an insert whose duplicate is a value, with the exact key it
+//! - [`InsertOrConflict`]: an insert whose duplicate comes back with the exact key it
 //!   collided on.
-//! - [`InsertManyOrConflict`]: a bulk insert that inserts what it can and reports one
-//!   [`DuplicateKey`](crate::DuplicateKey) per rejected document.
+//! - [`InsertManyOrConflict`]: a bulk insert that inserts what it can and reports every
+//!   inserted id, every duplicate and every other failure, by position.
 //! - [`UpsertByUnique`]: one atomic find-or-insert keyed by a unique index, checked before it
 //!   writes, retried where the server does not retry the race itself.
 //!
-//! Each helper has a `_with_session` variant that runs in the caller's session or
-//! transaction. A duplicate key aborts a transaction on the server: a helper that reports a
-//! conflict inside one has ended it (see the variants' docs).
+//! Every helper returns an action: set options on it (`.session(&mut s)`,
+//! `.write_concern(..)`, ...), then await it. A conflict is an `Err` ([`Error`]), one shape
+//! for all three.
 //!
-//! Layout: `insert`, `insert_many` and `upsert` hold the traits; `index_cache` reads and
-//! caches `listIndexes`; `key_values` reads a key's values out of a document; `exact` gives a
+//! Layout: `insert`, `insert_many` and `upsert` hold the traits and their actions; `error`
+//! holds [`Error`] and [`Refusal`]; `index_cache` reads and caches `listIndexes` per
+//! [`IndexCache`]; `indexes` reads index specs; `prepare` serializes the documents sent;
+//! `key_values` reads a key's values out of a document; `exact` gives a
 //! [`DuplicateKey`](crate::DuplicateKey) the exact key out of the document that was sent;
-//! `error` holds [`UpsertError`].
+//! `upsert_rules` holds the upsert's checks and retry decisions, which do no I/O.
 
 mod error;
-mod exact;
-mod index_cache;
+pub(crate) mod exact;
+pub(crate) mod index_cache;
+pub(crate) mod indexes;
 mod insert;
-mod insert_many;
+pub(crate) mod insert_many;
 mod key_values;
+pub(crate) mod prepare;
 mod upsert;
+pub(crate) mod upsert_rules;
 
-pub use error::UpsertError;
-pub use insert::InsertOrConflict;
-pub use insert_many::{InsertManyOrConflict, InsertManyReport};
-pub use upsert::{UpsertByUnique, UpsertOutcome, Upserted};
+pub use error::{Error, Refusal};
+pub use index_cache::IndexCache;
+pub use insert::{Insert, InsertOrConflict};
+pub use insert_many::{InsertMany, InsertManyOrConflict, InsertManyReport};
+pub use upsert::{Upsert, UpsertByUnique, UpsertOutcome, Upserted};
 
-/// Seals the extension traits: only [`mongodb::Collection`] implements them.
-mod private {
+/// Seals the extension traits: only [`mongodb::Collection`] (and, with the `sync` feature,
+/// `mongodb::sync::Collection`) implements them.
+pub(crate) mod private {
     pub trait Sealed {}
 
     impl<T: Send + Sync> Sealed for mongodb::Collection<T> {}
+
+    #[cfg(feature = "sync")]
+    impl<T: Send + Sync> Sealed for mongodb::sync::Collection<T> {}
 }
+
+/// The setters every action has (`session`, `index_cache`, and the options of the driver
+/// action it wraps that leave the helper's own rules alone), and those of one option type.
+macro_rules! setters {
+    (common) => {
+        $crate::conflict::setters!(common, ::mongodb::ClientSession);
+    };
+    (common, $session:ty) => {
+        /// Runs the write in `session` (and its transaction, if one is started).
+        pub fn session(mut self, session: &'a mut $session) -> Self {
+            self.session = Some(session);
+            self
+        }
+
+        /// Reads and caches index lists in `cache` instead of
+        /// [`IndexCache::global`](crate::IndexCache::global): one cache per deployment.
+        pub fn index_cache(mut self, cache: &'a $crate::IndexCache) -> Self {
+            self.cache = cache;
+            self
+        }
+
+        /// The write concern of the write.
+        pub fn write_concern(mut self, write_concern: ::mongodb::options::WriteConcern) -> Self {
+            self.options.write_concern = Some(write_concern);
+            self
+        }
+
+        /// A comment the server logs and profiles with the write.
+        pub fn comment(mut self, comment: impl Into<::mongodb::bson::Bson>) -> Self {
+            self.options.comment = Some(comment.into());
+            self
+        }
+
+        /// Skips the collection's document validation.
+        pub fn bypass_document_validation(mut self, bypass: bool) -> Self {
+            self.options.bypass_document_validation = Some(bypass);
+            self
+        }
+    };
+}
+pub(crate) use setters;

@@ -1,50 +1,27 @@
-//! [`UpsertByUnique`]: one atomic find-or-insert keyed by a unique index.
-
-// `UpsertError` is large on purpose (see its definition).
-#![allow(clippy::result_large_err)]
+//! [`UpsertByUnique`] and its action [`Upsert`]: one atomic find-or-insert keyed by a unique
+//! index.
 
 use std::fmt;
-use std::future::Future;
+use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
-use mongodb::bson::{doc, oid::ObjectId, Bson, Document, RawDocument, RawDocumentBuf};
-use mongodb::error::ErrorKind;
-use mongodb::options::{ReturnDocument, UpdateModifications};
+use futures_util::future::BoxFuture;
+use mongodb::bson::{Bson, Document, RawDocument, RawDocumentBuf};
+use mongodb::options::{FindOneAndUpdateOptions, Hint, UpdateModifications};
 use mongodb::{ClientSession, Collection};
 use serde::de::DeserializeOwned;
 
-use super::error::UpsertError;
-use super::index_cache::{self, Index, Indexes};
+use super::index_cache::IndexCache;
+use super::indexes::Indexes;
 use super::private::Sealed;
-use crate::key_pattern::is_plain;
-use crate::DuplicateKey;
-
-/// Attempts per call when the server does not retry a duplicate-key race itself.
-const MAX_ATTEMPTS: usize = 4;
-
-/// `NoSuchTransaction`: a statement in a transaction the server has aborted.
-const NO_SUCH_TRANSACTION: i32 = 251;
+use super::upsert_rules::{Checked, Step};
+use super::{Error, Refusal};
 
 /// Whether an upsert inserted a document or updated the one it found.
-///
-/// # Examples
-///
-/// ```no_run
-/// use dupkey::{UpsertByUnique, UpsertOutcome};
-/// use mongodb::bson::{doc, Document};
-///
-/// # async fn run(users: mongodb::Collection<Document>) -> Result<(), dupkey::UpsertError> {
-/// let upserted = users
-///     .upsert_by_unique(doc! { "email": "ann@example.com" }, doc! { "$inc": { "logins": 1 } })
-///     .await?;
-/// if upserted.outcome() == UpsertOutcome::Inserted {
-///     println!("first login");
-/// }
-/// # Ok(())
-/// # }
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum UpsertOutcome {
     /// No document had the key: one was inserted.
     Inserted,
@@ -62,10 +39,10 @@ pub enum UpsertOutcome {
 /// # Examples
 ///
 /// ```no_run
-/// use dupkey::{UpsertByUnique, UpsertOutcome};
+/// use dupkey::prelude::*;
 /// use mongodb::bson::{doc, Document};
 ///
-/// # async fn run(counters: mongodb::Collection<Document>) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn run(counters: mongodb::Collection<Document>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 /// let upserted = counters
 ///     .upsert_by_unique(doc! { "page": "/home" }, doc! { "$inc": { "hits": 1 } })
 ///     .await?;
@@ -85,56 +62,43 @@ pub struct Upserted<T> {
 
 impl<T> Upserted<T> {
     /// Whether the upsert inserted or updated.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use dupkey::{UpsertByUnique, UpsertOutcome};
-    /// # use mongodb::bson::{doc, Document};
-    /// # async fn run(c: mongodb::Collection<Document>) -> Result<(), dupkey::UpsertError> {
-    /// let upserted = c.upsert_by_unique(doc! { "sku": "A1" }, doc! { "$set": { "qty": 3 } }).await?;
-    /// assert_eq!(upserted.outcome(), UpsertOutcome::Inserted);
-    /// # Ok(())
-    /// # }
-    /// ```
     pub fn outcome(&self) -> UpsertOutcome {
         self.outcome
     }
 
     /// The document's `_id`: the inserted one's or the updated one's.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use dupkey::UpsertByUnique;
-    /// # use mongodb::bson::{doc, Bson, Document};
-    /// # async fn run(c: mongodb::Collection<Document>) -> Result<(), dupkey::UpsertError> {
-    /// let upserted = c.upsert_by_unique(doc! { "_id": "cfg" }, doc! { "$set": { "on": true } }).await?;
-    /// assert_eq!(upserted.id(), &Bson::from("cfg"));
-    /// # Ok(())
-    /// # }
-    /// ```
     pub fn id(&self) -> &Bson {
         &self.id
     }
 
     /// The updated document as it was before, as BSON; `None` when the upsert inserted.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use dupkey::UpsertByUnique;
-    /// # use mongodb::bson::{doc, Document};
-    /// # async fn run(c: mongodb::Collection<Document>) -> Result<(), Box<dyn std::error::Error>> {
-    /// let upserted = c.upsert_by_unique(doc! { "sku": "A1" }, doc! { "$set": { "qty": 3 } }).await?;
-    /// if let Some(before) = upserted.previous_raw() {
-    ///     println!("qty was {}", before.get_i32("qty")?);
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
     pub fn previous_raw(&self) -> Option<&RawDocument> {
         self.previous.as_deref()
+    }
+
+    pub(crate) fn new(previous: Option<RawDocumentBuf>, inserted_id: Bson) -> Result<Self, Error> {
+        let (outcome, id) = match &previous {
+            None => (UpsertOutcome::Inserted, inserted_id),
+            Some(before) => {
+                let id = before
+                    .get("_id")
+                    .ok()
+                    .flatten()
+                    .and_then(|id| Bson::try_from(id.to_raw_bson()).ok())
+                    .ok_or_else(|| {
+                        let missing =
+                            <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id");
+                        Error::Driver(missing.into())
+                    })?;
+                (UpsertOutcome::Updated, id)
+            }
+        };
+        Ok(Upserted {
+            outcome,
+            id,
+            previous,
+            _document: PhantomData,
+        })
     }
 }
 
@@ -143,22 +107,10 @@ impl<T: DeserializeOwned> Upserted<T> {
     ///
     /// Read on demand: a document that does not fit `T` is an error here, not a failed
     /// upsert (the write happened).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use dupkey::UpsertByUnique;
-    /// # use mongodb::bson::{doc, Document};
-    /// # async fn run(c: mongodb::Collection<Document>) -> Result<(), Box<dyn std::error::Error>> {
-    /// let upserted = c.upsert_by_unique(doc! { "sku": "A1" }, doc! { "$set": { "qty": 3 } }).await?;
-    /// let before: Option<Document> = upserted.previous()?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn previous(&self) -> Result<Option<T>, mongodb::bson::de::Error> {
+    pub fn previous(&self) -> mongodb::error::Result<Option<T>> {
         self.previous
             .as_ref()
-            .map(|raw| mongodb::bson::from_slice(raw.as_bytes()))
+            .map(|raw| mongodb::bson::from_slice(raw.as_bytes()).map_err(Into::into))
             .transpose()
     }
 }
@@ -192,7 +144,7 @@ impl<T> fmt::Debug for Upserted<T> {
 /// included; `_id` is unique). A filter on a field no unique index covers is the classic
 /// cause of surprise E11000 errors and of duplicate documents: it is refused, as are an empty
 /// filter, operators (`{ "email": { "$in": [..] } }`), fields beyond the unique key and an
-/// update without update operators (a replacement). See [`UpsertError`].
+/// update without update operators (a replacement). See [`Refusal`].
 ///
 /// When two writers upsert the same new key at once, one inserts and the other gets E11000.
 /// MongoDB 4.2+ retries that itself only for an exact equality filter without a collation;
@@ -200,7 +152,7 @@ impl<T> fmt::Debug for Upserted<T> {
 /// uses the index's collation for its query, so `{ name: "ALICE" }` finds `"alice"` under a
 /// case-insensitive unique index. A collision on another unique index, one caused by an
 /// update that writes the key's fields, or one that outlives the retries, is
-/// [`UpsertError::Duplicate`].
+/// [`Error::Duplicate`].
 ///
 /// A partial unique index counts (a full one is preferred when both exist), but it keeps
 /// keys unique only among the documents its `partialFilterExpression` covers: make sure the
@@ -212,56 +164,32 @@ impl<T> fmt::Debug for Upserted<T> {
 /// drops `_id` (`$replaceWith`, `$project`, `$unset`) lets the server pick another id on
 /// insert, which the result would not report: keep `_id` in such pipelines.
 ///
-/// Round trips: one `findAndModify` per call once the collection's index list is cached
-/// (`listIndexes`, cached per namespace for the process, read again once before a filter is
-/// refused, so an index created since is seen).
+/// Round trips: one `findAndModify` per call while the [`IndexCache`] holds a list younger
+/// than its maximum age; otherwise one `listIndexes` first. A filter the cached list does not
+/// back re-reads the list before it is refused, so an index created since is seen.
 ///
 /// This trait is sealed: only [`mongodb::Collection`] implements it.
-///
-/// # Examples
-///
-/// ```no_run
-/// use dupkey::{UpsertByUnique, UpsertOutcome};
-/// use mongodb::bson::{doc, Document};
-///
-/// # async fn run(users: mongodb::Collection<Document>) -> Result<(), dupkey::UpsertError> {
-/// // With a unique index on { email: 1 }:
-/// let upserted = users
-///     .upsert_by_unique(
-///         doc! { "email": "ann@example.com" },
-///         doc! { "$set": { "name": "Ann" }, "$inc": { "logins": 1 } },
-///     )
-///     .await?;
-/// println!("{:?} {}", upserted.outcome(), upserted.id());
-/// # Ok(())
-/// # }
-/// ```
-pub trait UpsertByUnique<T>: Sealed {
-    /// Updates the document whose unique key equals `filter`, or inserts one.
+pub trait UpsertByUnique<T: Send + Sync>: Sealed {
+    /// Updates the document whose unique key equals `filter`, or inserts one. Await the
+    /// returned [`Upsert`] action.
     ///
     /// `update` is an update document (operators: `$set`, `$inc`, ...) or a pipeline.
-    ///
-    /// Equivalent to:
-    ///
-    /// ```ignore
-    /// async fn upsert_by_unique(
-    ///     &self,
-    ///     filter: Document,
-    ///     update: impl Into<UpdateModifications>,
-    /// ) -> Result<Upserted<T>, UpsertError>;
-    /// ```
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// use dupkey::UpsertByUnique;
+    /// use dupkey::prelude::*;
+    /// use dupkey::UpsertOutcome;
     /// use mongodb::bson::{doc, Document};
     ///
-    /// # async fn run(stock: mongodb::Collection<Document>) -> Result<(), dupkey::UpsertError> {
+    /// # async fn run(stock: mongodb::Collection<Document>) -> Result<(), dupkey::Error> {
     /// // With a unique index on { warehouse: 1, sku: 1 }:
-    /// stock
+    /// let upserted = stock
     ///     .upsert_by_unique(doc! { "warehouse": 4, "sku": "A1" }, doc! { "$inc": { "qty": 10 } })
     ///     .await?;
+    /// if upserted.outcome() == UpsertOutcome::Inserted {
+    ///     println!("new stock line {}", upserted.id());
+    /// }
     /// # Ok(())
     /// # }
     /// ```
@@ -269,60 +197,7 @@ pub trait UpsertByUnique<T>: Sealed {
         &self,
         filter: Document,
         update: impl Into<UpdateModifications>,
-    ) -> impl Future<Output = Result<Upserted<T>, UpsertError>> + Send;
-
-    /// Updates the document whose unique key equals `filter`, or inserts one, in `session`.
-    ///
-    /// # Transactions
-    ///
-    /// A duplicate key aborts the server's transaction. When `session` is in a transaction
-    /// and this returns [`UpsertError::Duplicate`], **the transaction is over**: nothing it
-    /// wrote is kept and `commit_transaction` fails with `NoSuchTransaction` (code 251). Call
-    /// `abort_transaction`, or return an error from an `and_run` callback (its commit would
-    /// otherwise be retried until its time limit). Inside a transaction the helper cannot
-    /// retry a race (the retry finds the transaction aborted and it reports the duplicate);
-    /// concurrent transactions upserting one key mostly see a `WriteConflict` instead, which
-    /// is passed through with its `TransientTransactionError` label.
-    ///
-    /// Equivalent to:
-    ///
-    /// ```ignore
-    /// async fn upsert_by_unique_with_session(
-    ///     &self,
-    ///     filter: Document,
-    ///     update: impl Into<UpdateModifications>,
-    ///     session: &mut ClientSession,
-    /// ) -> Result<Upserted<T>, UpsertError>;
-    /// ```
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use dupkey::{UpsertByUnique, UpsertError};
-    /// use mongodb::bson::{doc, Document};
-    ///
-    /// # async fn run(client: mongodb::Client, users: mongodb::Collection<Document>) -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut session = client.start_session().await?;
-    /// session.start_transaction().await?;
-    /// let upserted = users
-    ///     .upsert_by_unique_with_session(doc! { "email": "a@b.c" }, doc! { "$set": { "plan": "pro" } }, &mut session)
-    ///     .await;
-    /// match upserted {
-    ///     Ok(_) => session.commit_transaction().await?,
-    ///     Err(err) => {
-    ///         session.abort_transaction().await?;
-    ///         return Err(err.into());
-    ///     }
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    fn upsert_by_unique_with_session(
-        &self,
-        filter: Document,
-        update: impl Into<UpdateModifications>,
-        session: &mut ClientSession,
-    ) -> impl Future<Output = Result<Upserted<T>, UpsertError>> + Send;
+    ) -> Upsert<'_, T>;
 }
 
 impl<T: Send + Sync> UpsertByUnique<T> for Collection<T> {
@@ -330,398 +205,118 @@ impl<T: Send + Sync> UpsertByUnique<T> for Collection<T> {
         &self,
         filter: Document,
         update: impl Into<UpdateModifications>,
-    ) -> impl Future<Output = Result<Upserted<T>, UpsertError>> + Send {
-        upsert(self, filter, update.into(), None)
-    }
-
-    fn upsert_by_unique_with_session(
-        &self,
-        filter: Document,
-        update: impl Into<UpdateModifications>,
-        session: &mut ClientSession,
-    ) -> impl Future<Output = Result<Upserted<T>, UpsertError>> + Send {
-        upsert(self, filter, update.into(), Some(session))
-    }
-}
-
-async fn upsert<T: Send + Sync>(
-    coll: &Collection<T>,
-    filter: Document,
-    update: UpdateModifications,
-    mut session: Option<&mut ClientSession>,
-) -> Result<Upserted<T>, UpsertError> {
-    let fields = equality_fields(&filter)?;
-    let (update, inserted_id) = prepare_update(&filter, update)?;
-    let indexes = unique_indexes(coll, &fields).await?;
-    let index = unique_index(&indexes, &fields)?;
-    let key_written = writes_key(index, &update);
-
-    let raw = coll.clone_with_type::<RawDocumentBuf>();
-    let mut collided = None;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let mut action = raw
-            .find_one_and_update(filter.clone(), update.clone())
-            .upsert(true)
-            .return_document(ReturnDocument::Before);
-        if let Some(collation) = &index.collation {
-            action = action.collation(collation.clone());
-        }
-        let result = match session.as_deref_mut() {
-            Some(session) => action.session(session).await,
-            None => action.await,
-        };
-        let err = match result {
-            Ok(previous) => return Upserted::new(previous, inserted_id),
-            Err(err) => err,
-        };
-        let exact = |dup| UpsertError::Duplicate(exact_key(dup, index, &filter, key_written));
-        match DuplicateKey::from_error(&err) {
-            // The race on the filter's own key: the winner's document is there now.
-            Some(dup) if key_written != Some(true) && collided_on(&dup, index) => {
-                if attempts == MAX_ATTEMPTS {
-                    return Err(exact(dup));
-                }
-                collided = Some(dup);
-            }
-            Some(dup) => return Err(UpsertError::Duplicate(dup)),
-            None => {
-                return Err(match collided.take() {
-                    // The retry ran in the transaction that the duplicate aborted.
-                    Some(dup) if is_no_such_transaction(&err) => exact(dup),
-                    _ => UpsertError::Driver(err),
-                });
-            }
+    ) -> Upsert<'_, T> {
+        Upsert {
+            coll: self,
+            checked: Checked::new(filter, update.into()),
+            options: FindOneAndUpdateOptions::default(),
+            session: None,
+            cache: IndexCache::global(),
         }
     }
 }
 
-/// The filter's fields, when each holds a plain equality value.
-fn equality_fields(filter: &Document) -> Result<Vec<&str>, UpsertError> {
-    if filter.is_empty() {
-        return Err(UpsertError::EmptyFilter);
-    }
-    filter
-        .iter()
-        .map(|(field, value)| {
-            let plain = !field.starts_with('$')
-                && match value {
-                    Bson::Document(inner) => !inner.keys().any(|k| k.starts_with('$')),
-                    Bson::RegularExpression(_) | Bson::Array(_) => false,
-                    _ => true,
-                };
-            if plain {
-                Ok(field.as_str())
-            } else {
-                Err(UpsertError::NotEquality {
-                    field: field.clone(),
-                })
-            }
-        })
-        .collect()
+/// An upsert by unique key; made by [`UpsertByUnique::upsert_by_unique`], run by awaiting
+/// it.
+///
+/// Awaiting gives `Result<Upserted<T>, dupkey::Error>`. The helper keeps `upsert`, the
+/// returned document and the collation (the index's) to itself.
+///
+/// # Transactions
+///
+/// A duplicate key aborts the server's transaction. With [`session`](Self::session) in a
+/// transaction, [`Error::Duplicate`] means **the transaction is over**: return it (`?`) from
+/// an `and_run` callback. Inside a transaction the helper cannot retry a race (the retry
+/// finds the transaction aborted, and it reports the duplicate); concurrent transactions
+/// upserting one key mostly see a `WriteConflict` instead, which is passed through with its
+/// `TransientTransactionError` label.
+#[must_use = "an action does nothing until it is awaited"]
+pub struct Upsert<'a, T: Send + Sync> {
+    coll: &'a Collection<T>,
+    checked: Result<Checked, Refusal>,
+    options: FindOneAndUpdateOptions,
+    session: Option<&'a mut ClientSession>,
+    cache: &'a IndexCache,
 }
 
-/// Checks `update` and gives it the `_id` an inserted document will have.
-fn prepare_update(
-    filter: &Document,
-    update: UpdateModifications,
-) -> Result<(UpdateModifications, Bson), UpsertError> {
-    match update {
-        UpdateModifications::Document(mut update) => {
-            if update.is_empty() || update.keys().any(|k| !k.starts_with('$')) {
-                return Err(UpsertError::NotAnUpdate);
-            }
-            let id = match filter.get("_id").or_else(|| set_id(&update)) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = ObjectId::new();
-                    match update.get_mut("$setOnInsert") {
-                        Some(Bson::Document(on_insert)) => {
-                            on_insert.insert("_id", id);
-                        }
-                        // Not a document: the server refuses the update, nothing is inserted.
-                        Some(_) => {}
-                        None => {
-                            update.insert("$setOnInsert", doc! { "_id": id });
-                        }
-                    }
-                    Bson::ObjectId(id)
-                }
+impl<'a, T: Send + Sync> Upsert<'a, T> {
+    super::setters!(common);
+
+    /// The most time the server may spend on the write.
+    pub fn max_time(mut self, max_time: Duration) -> Self {
+        self.options.max_time = Some(max_time);
+        self
+    }
+
+    /// Variables the update can read as `$$name`.
+    pub fn let_vars(mut self, let_vars: Document) -> Self {
+        self.options.let_vars = Some(let_vars);
+        self
+    }
+
+    /// Which array elements the update's `$[identifier]` paths change.
+    pub fn array_filters(mut self, array_filters: impl IntoIterator<Item = Document>) -> Self {
+        self.options.array_filters = Some(array_filters.into_iter().collect());
+        self
+    }
+
+    /// The index the server uses to find the document.
+    pub fn hint(mut self, hint: Hint) -> Self {
+        self.options.hint = Some(hint);
+        self
+    }
+}
+
+impl<'a, T: Send + Sync + 'a> IntoFuture for Upsert<'a, T> {
+    type Output = Result<Upserted<T>, Error>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+impl<T: Send + Sync> Upsert<'_, T> {
+    async fn run(mut self) -> Result<Upserted<T>, Error> {
+        let checked = self.checked?;
+        let indexes = unique_indexes(self.coll, self.cache, &checked).await?;
+        let plan = checked.plan(&indexes)?;
+        let options = plan.options(self.options);
+
+        let raw = self.coll.clone_with_type::<RawDocumentBuf>();
+        let mut collided = None;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let action = raw
+                .find_one_and_update(plan.filter.clone(), plan.update.clone())
+                .with_options(options.clone());
+            let result = match self.session.as_deref_mut() {
+                Some(session) => action.session(session).await,
+                None => action.await,
             };
-            Ok((UpdateModifications::Document(update), id))
-        }
-        UpdateModifications::Pipeline(mut stages) => {
-            if stages.is_empty() {
-                return Err(UpsertError::NotAnUpdate);
-            }
-            let id = match filter.get("_id") {
-                Some(id) => id.clone(),
-                None => {
-                    let id = ObjectId::new();
-                    let keep_or_set = doc! { "$set": { "_id": { "$ifNull": ["$_id", id] } } };
-                    stages.insert(0, keep_or_set);
-                    Bson::ObjectId(id)
-                }
+            let err = match result {
+                Ok(previous) => return Upserted::new(previous, plan.inserted_id),
+                Err(err) => err,
             };
-            Ok((UpdateModifications::Pipeline(stages), id))
+            match plan.after(err, attempts, &mut collided) {
+                Step::Retry => continue,
+                Step::Fail(err) => return Err(err),
+            }
         }
-        // `UpdateModifications` is non-exhaustive: what this version does not know is not an
-        // update it can check.
-        _ => Err(UpsertError::NotAnUpdate),
     }
 }
 
-/// The `_id` the update itself sets with `$set` or `$setOnInsert`.
-fn set_id(update: &Document) -> Option<&Bson> {
-    ["$setOnInsert", "$set"]
-        .into_iter()
-        .find_map(|op| update.get_document(op).ok()?.get("_id"))
-}
-
-/// The collection's indexes, read again once when none is unique on `fields`.
+/// The collection's indexes: the cached list when it backs the filter and is fresh,
+/// otherwise the list read again.
 async fn unique_indexes<T: Send + Sync>(
     coll: &Collection<T>,
-    fields: &[&str],
-) -> Result<Arc<Indexes>, UpsertError> {
-    let mut cached = index_cache::cached(coll);
-    match cached.current() {
-        Some(indexes) if indexes.unique_on(fields).is_some() => Ok(indexes),
-        _ => cached.refresh(coll).await.map_err(UpsertError::Driver),
-    }
-}
-
-fn unique_index<'a>(indexes: &'a Indexes, fields: &[&str]) -> Result<&'a Index, UpsertError> {
-    if let Some(index) = indexes.unique_on(fields) {
-        return Ok(index);
-    }
-    Err(match indexes.unique_within(fields) {
-        Some(index) => UpsertError::ExtraFields {
-            index: index.name.clone(),
-            extra: fields
-                .iter()
-                .filter(|f| !index.key.contains_key(f))
-                .map(|f| (*f).to_owned())
-                .collect(),
-        },
-        None => UpsertError::NotUnique {
-            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
-        },
-    })
-}
-
-/// Whether `dup` is a collision on `index` (the race a retry resolves).
-fn collided_on(dup: &DuplicateKey, index: &Index) -> bool {
-    match (dup.index(), dup.key_pattern()) {
-        (Some(name), _) => name == index.name,
-        (None, Some(pattern)) => pattern.keys().eq(index.key.keys()),
-        (None, None) => true,
-    }
-}
-
-fn is_no_such_transaction(err: &mongodb::error::Error) -> bool {
-    matches!(&*err.kind, ErrorKind::Command(e) if e.code == NO_SUCH_TRANSACTION)
-}
-
-/// Whether `update` writes one of the index's key fields (or a path above or below one):
-/// then a collision on the index is not the race on the filter's key, and the key it
-/// collided on is not the filter's. `None` for a pipeline, which cannot be told.
-fn writes_key(index: &Index, update: &UpdateModifications) -> Option<bool> {
-    let UpdateModifications::Document(update) = update else {
-        return None;
-    };
-    let touches = |path: &str| {
-        index.key.keys().any(|field| {
-            let below = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|r| r.starts_with('.'));
-            path == field || below(path, field) || below(field, path)
-        })
-    };
-    Some(
-        update
-            .values()
-            .filter_map(Bson::as_document)
-            .any(|spec| spec.keys().any(|path| touches(path))),
-    )
-}
-
-/// A collision on the filter's own index, by an update that leaves the key fields alone,
-/// has the filter's values as its key: the value the caller sent (under a collation, the
-/// server only has collation keys).
-fn exact_key(
-    dup: DuplicateKey,
-    index: &Index,
-    filter: &Document,
-    key_written: Option<bool>,
-) -> DuplicateKey {
-    if key_written != Some(false) || !is_plain(&index.key) {
-        return dup;
-    }
-    let value: Option<Document> = index
-        .key
-        .keys()
-        .map(|field| Some((field.clone(), filter.get(field)?.clone())))
-        .collect();
-    match value {
-        Some(value) => dup.with_key(index.key.clone(), value),
-        None => dup,
-    }
-}
-
-impl<T> Upserted<T> {
-    fn new(previous: Option<RawDocumentBuf>, inserted_id: Bson) -> Result<Self, UpsertError> {
-        let (outcome, id) = match &previous {
-            None => (UpsertOutcome::Inserted, inserted_id),
-            Some(before) => {
-                let id = before
-                    .get("_id")
-                    .ok()
-                    .flatten()
-                    .and_then(|id| Bson::try_from(id.to_raw_bson()).ok())
-                    .ok_or_else(|| {
-                        let missing =
-                            <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id");
-                        UpsertError::Driver(missing.into())
-                    })?;
-                (UpsertOutcome::Updated, id)
-            }
-        };
-        Ok(Upserted {
-            outcome,
-            id,
-            previous,
-            _document: PhantomData,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-    use mongodb::options::UpdateModifications;
-
-    use super::{equality_fields, prepare_update};
-    use crate::UpsertError;
-
-    fn not_equality(filter: Document) -> String {
-        match equality_fields(&filter) {
-            Err(UpsertError::NotEquality { field }) => field,
-            other => panic!("expected NotEquality, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn plain_equalities_give_their_fields() {
-        let filter =
-            doc! { "tenant": 3, "profile.email": "a@b.c", "addr": { "city": "Oslo" }, "x": null };
-        assert_eq!(
-            equality_fields(&filter).unwrap(),
-            ["tenant", "profile.email", "addr", "x"]
-        );
-    }
-
-    #[test]
-    fn operators_regexes_and_arrays_are_refused() {
-        assert_eq!(
-            not_equality(doc! { "email": { "$in": ["a", "b"] } }),
-            "email"
-        );
-        assert_eq!(not_equality(doc! { "a": 1, "$or": [{ "a": 1 }] }), "$or");
-        assert_eq!(
-            not_equality(doc! { "email": { "x": 1, "$eq": 2 } }),
-            "email"
-        );
-        assert_eq!(
-            not_equality(
-                doc! { "email": Bson::RegularExpression(mongodb::bson::Regex { pattern: "^a".into(), options: String::new() }) }
-            ),
-            "email"
-        );
-        assert_eq!(not_equality(doc! { "tags": ["a"] }), "tags");
-        assert!(matches!(
-            equality_fields(&doc! {}),
-            Err(UpsertError::EmptyFilter)
-        ));
-    }
-
-    fn update_doc(update: UpdateModifications) -> Document {
-        match update {
-            UpdateModifications::Document(d) => d,
-            other => panic!("expected a document, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_id_is_added_on_insert_only() {
-        let (update, id) =
-            prepare_update(&doc! { "email": "a" }, doc! { "$inc": { "n": 1 } }.into()).unwrap();
-        let Bson::ObjectId(oid) = id else {
-            panic!("expected an ObjectId, got {id:?}")
-        };
-        assert_eq!(
-            update_doc(update),
-            doc! { "$inc": { "n": 1 }, "$setOnInsert": { "_id": oid } }
-        );
-
-        let (update, id) = prepare_update(
-            &doc! { "email": "a" },
-            doc! { "$setOnInsert": { "created": 1 } }.into(),
-        )
-        .unwrap();
-        let Bson::ObjectId(oid) = id else {
-            panic!("expected an ObjectId, got {id:?}")
-        };
-        assert_eq!(
-            update_doc(update),
-            doc! { "$setOnInsert": { "created": 1, "_id": oid } }
-        );
-    }
-
-    #[test]
-    fn a_given_id_is_used() {
-        let (update, id) =
-            prepare_update(&doc! { "_id": 5 }, doc! { "$set": { "n": 1 } }.into()).unwrap();
-        assert_eq!(
-            (update_doc(update), id),
-            (doc! { "$set": { "n": 1 } }, Bson::Int32(5))
-        );
-
-        let oid = ObjectId::new();
-        let update = doc! { "$setOnInsert": { "_id": oid }, "$set": { "n": 1 } };
-        let (sent, id) = prepare_update(&doc! { "email": "a" }, update.clone().into()).unwrap();
-        assert_eq!((update_doc(sent), id), (update, Bson::ObjectId(oid)));
-    }
-
-    #[test]
-    fn pipelines_get_a_first_stage_that_keeps_an_existing_id() {
-        let (update, id) =
-            prepare_update(&doc! { "k": 1 }, vec![doc! { "$set": { "n": 1 } }].into()).unwrap();
-        let UpdateModifications::Pipeline(stages) = update else {
-            panic!("pipeline expected")
-        };
-        let Bson::ObjectId(oid) = id else {
-            panic!("expected an ObjectId, got {id:?}")
-        };
-        assert_eq!(
-            stages,
-            [
-                doc! { "$set": { "_id": { "$ifNull": ["$_id", oid] } } },
-                doc! { "$set": { "n": 1 } }
-            ]
-        );
-    }
-
-    #[test]
-    fn replacements_and_empty_updates_are_refused() {
-        for update in [
-            UpdateModifications::Document(doc! { "name": "Ann" }),
-            UpdateModifications::Document(doc! { "$set": { "a": 1 }, "name": "Ann" }),
-            UpdateModifications::Document(doc! {}),
-            UpdateModifications::Pipeline(vec![]),
-        ] {
-            assert!(matches!(
-                prepare_update(&doc! { "k": 1 }, update),
-                Err(UpsertError::NotAnUpdate)
-            ));
-        }
+    cache: &IndexCache,
+    checked: &Checked,
+) -> Result<Arc<Indexes>, Error> {
+    let mut cached = cache.cached(coll.namespace());
+    match cached.fresh() {
+        Some(indexes) if checked.backed_by(&indexes) => Ok(indexes),
+        _ => cached.refresh(coll).await.map_err(Error::Driver),
     }
 }

@@ -184,3 +184,137 @@ fn initiate(uri: &str, port: u16) {
     .join()
     .expect("initiate the replica set");
 }
+
+// ---------------------------------------------------------------------------------------
+// The write helpers' tests
+// ---------------------------------------------------------------------------------------
+
+/// Creates a unique index on `keys`.
+pub async fn unique_index(coll: &mongodb::Collection<Document>, keys: Document) {
+    let options = mongodb::options::IndexOptions::builder()
+        .unique(true)
+        .build();
+    unique_index_with(coll, keys, options).await;
+}
+
+/// Creates an index on `keys` with `options`.
+pub async fn unique_index_with(
+    coll: &mongodb::Collection<Document>,
+    keys: Document,
+    options: mongodb::options::IndexOptions,
+) {
+    let model = mongodb::IndexModel::builder()
+        .keys(keys)
+        .options(options)
+        .build();
+    coll.create_index(model).await.expect("create index");
+}
+
+/// English, case-insensitive.
+pub fn case_insensitive() -> mongodb::options::Collation {
+    mongodb::options::Collation::builder()
+        .locale("en")
+        .strength(mongodb::options::CollationStrength::Secondary)
+        .build()
+}
+
+/// A client and a database no other test uses.
+pub async fn setup(prefix: &str) -> (Client, mongodb::Database) {
+    let client = client().await;
+    let db = client.database(&unique_db(prefix));
+    (client, db)
+}
+
+/// The server's code of a command or write error.
+pub fn code(err: &mongodb::error::Error) -> Option<i32> {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match &*err.kind {
+        ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        _ => None,
+    }
+}
+
+/// The duplicate of a helper's conflict.
+pub trait IntoDuplicate {
+    fn into_duplicate(self) -> dupkey::DuplicateKey;
+}
+
+impl IntoDuplicate for dupkey::Error {
+    fn into_duplicate(self) -> dupkey::DuplicateKey {
+        match self {
+            dupkey::Error::Duplicate(dup) => dup,
+            other => panic!("a duplicate expected: {other:?}"),
+        }
+    }
+}
+
+/// Runs `tasks` at once: each waits at a gate that opens when all are spawned, on a
+/// connection pool already warm, so the writes really race.
+pub async fn race<F, R>(coll: &mongodb::Collection<Document>, tasks: Vec<F>) -> Vec<R>
+where
+    F: std::future::Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    use futures_util::future::join_all;
+    use std::sync::Arc;
+    let warm = (0..tasks.len()).map(|_| async { coll.estimated_document_count().await });
+    for count in join_all(warm).await {
+        count.unwrap();
+    }
+    let gate = Arc::new(futures_util::lock::Mutex::new(()));
+    let closed = gate.lock().await;
+    let handles: Vec<_> = tasks
+        .into_iter()
+        .map(|task| {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move {
+                drop(gate.lock().await);
+                task.await
+            })
+        })
+        .collect();
+    drop(closed);
+    join_all(handles)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The names of the commands a client sent, as they are recorded.
+pub type CommandLog = std::sync::Arc<Mutex<Vec<String>>>;
+
+/// A client whose commands on database `db` are recorded by name.
+pub async fn recording_client(db: &str) -> (Client, CommandLog) {
+    recording_client_of(&server().uri, db).await
+}
+
+/// A client of the server at `uri` whose commands on database `db` are recorded by name.
+pub async fn recording_client_of(uri: &str, db: &str) -> (Client, CommandLog) {
+    use mongodb::event::command::CommandEvent;
+    use mongodb::event::EventHandler;
+    let log = CommandLog::default();
+    let (sink, db) = (std::sync::Arc::clone(&log), db.to_owned());
+    let mut options = ClientOptions::parse(uri).await.expect("uri");
+    options.command_event_handler = Some(EventHandler::callback(move |event| {
+        if let CommandEvent::Started(started) = event {
+            if started.db == db {
+                sink.lock().unwrap().push(started.command_name);
+            }
+        }
+    }));
+    (Client::with_options(options).expect("client"), log)
+}
+
+/// The commands recorded since the last call.
+pub fn take(log: &Mutex<Vec<String>>) -> Vec<String> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+static SECOND: LazyLock<Mongod> = LazyLock::new(start);
+
+/// A second server, a deployment of its own (started on first use).
+pub fn second_server() -> &'static Mongod {
+    &SECOND
+}

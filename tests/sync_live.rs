@@ -1,0 +1,198 @@
+//! The blocking helpers (`dupkey::sync`, feature `sync`) against the real mongod from
+//! `tests/support`, races with threads in place of tasks.
+#![cfg(feature = "sync")]
+
+mod support;
+
+use std::sync::Barrier;
+
+use dupkey::sync::prelude::*;
+use dupkey::{DuplicateKey, Refusal, UpsertOutcome};
+use mongodb::bson::{doc, Document};
+use mongodb::options::IndexOptions;
+use mongodb::sync::{Client, Collection, Database};
+use mongodb::IndexModel;
+
+fn setup(prefix: &str) -> (Client, Database) {
+    let client = Client::with_uri_str(&support::server().uri).expect("client");
+    let db = client.database(&support::unique_db(prefix));
+    (client, db)
+}
+
+fn unique_index(coll: &Collection<Document>, keys: Document) {
+    let model = IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().unique(true).build())
+        .build();
+    coll.create_index(model).run().expect("create index");
+}
+
+/// Runs `work` on `n` threads at once.
+fn race<R: Send>(n: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let gate = Barrier::new(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (gate, work) = (&gate, &work);
+                scope.spawn(move || {
+                    gate.wait();
+                    work(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn insert_conflict_has_the_exact_key_and_the_session_setter_works() {
+    let (client, db) = setup("sync_insert");
+    let users = db.collection::<Document>("users");
+    unique_index(&users, doc! { "email": 1 });
+    users
+        .insert_or_conflict(doc! { "email": "ann@example.com" })
+        .run()
+        .unwrap();
+    let result = users
+        .insert_or_conflict(doc! { "email": "ann@example.com" })
+        .comment("second")
+        .run();
+    assert!(result.is_duplicate());
+    let Err(dupkey::Error::Duplicate(dup)) = result else {
+        panic!("a duplicate expected: {result:?}")
+    };
+    assert_eq!(dup.index(), Some("email_1"));
+    assert_eq!(dup.key_pattern(), Some(&doc! { "email": 1 }));
+    assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
+
+    let mut session = client.start_session().run().unwrap();
+    users
+        .insert_or_conflict(doc! { "email": "bob@example.com" })
+        .session(&mut session)
+        .run()
+        .unwrap();
+    assert_eq!(users.count_documents(doc! {}).run().unwrap(), 2);
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn insert_many_reports_every_position() {
+    let (_client, db) = setup("sync_many");
+    let users = db.collection::<Document>("users");
+    unique_index(&users, doc! { "email": 1 });
+    let rows = [
+        doc! { "_id": 1, "email": "a@b.c" },
+        doc! { "_id": 2, "email": "a@b.c" },
+        doc! { "_id": 3, "email": "c@b.c" },
+    ];
+    let Err(dupkey::Error::InsertMany(report)) = users.insert_many_or_conflict(&rows).run() else {
+        panic!("a report expected")
+    };
+    assert_eq!(
+        report.inserted_ids().keys().copied().collect::<Vec<_>>(),
+        [0, 2]
+    );
+    let dups: Vec<_> = report
+        .duplicates()
+        .iter()
+        .map(|d| (d.position(), d.key_value().cloned()))
+        .collect();
+    assert_eq!(dups, [(Some(1), Some(doc! { "email": "a@b.c" }))]);
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn upsert_checks_and_updates() {
+    let (_client, db) = setup("sync_upsert");
+    let users = db.collection::<Document>("users");
+    unique_index(&users, doc! { "email": 1 });
+    let inc = doc! { "$inc": { "n": 1 } };
+    let first = users
+        .upsert_by_unique(doc! { "email": "a@b.c" }, inc.clone())
+        .run()
+        .unwrap();
+    let second = users
+        .upsert_by_unique(doc! { "email": "a@b.c" }, inc.clone())
+        .run()
+        .unwrap();
+    assert_eq!(
+        (first.outcome(), second.outcome()),
+        (UpsertOutcome::Inserted, UpsertOutcome::Updated)
+    );
+    let err = users
+        .upsert_by_unique(doc! { "name": "Ann" }, inc)
+        .run()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        dupkey::Error::Refused(Refusal::NotUnique { .. })
+    ));
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn thirty_two_threads_insert_one_key_one_wins() {
+    let (_client, db) = setup("sync_race_insert");
+    let users = db.collection::<Document>("users");
+    unique_index(&users, doc! { "email": 1 });
+    let results = race(32, |i| {
+        users
+            .insert_or_conflict(doc! { "email": "race@example.com", "thread": i as i32 })
+            .run()
+    });
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    let dups: Vec<DuplicateKey> = results
+        .into_iter()
+        .filter_map(|r| match r {
+            Err(dupkey::Error::Duplicate(dup)) => Some(dup),
+            Err(other) => panic!("a duplicate expected: {other:?}"),
+            Ok(_) => None,
+        })
+        .collect();
+    assert_eq!((winners, dups.len()), (1, 31));
+    for dup in &dups {
+        assert_eq!(dup.index(), Some("email_1"));
+        assert_eq!(dup.key_value(), Some(&doc! { "email": "race@example.com" }));
+    }
+    assert_eq!(users.count_documents(doc! {}).run().unwrap(), 1);
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn thirty_two_threads_upsert_one_new_key_one_document() {
+    let (_client, db) = setup("sync_race_upsert");
+    let counters = db.collection::<Document>("counters");
+    let options = IndexOptions::builder()
+        .unique(true)
+        .collation(support::case_insensitive())
+        .build();
+    let model = IndexModel::builder()
+        .keys(doc! { "name": 1 })
+        .options(options)
+        .build();
+    counters.create_index(model).run().unwrap();
+    let spellings = ["alice", "ALICE", "Alice", "aLiCe"];
+    let results = race(32, |i| {
+        counters
+            .upsert_by_unique(
+                doc! { "name": spellings[i % 4] },
+                doc! { "$inc": { "count": 1 } },
+            )
+            .run()
+    });
+    let inserted = results
+        .iter()
+        .map(|r| r.as_ref().expect("every upsert succeeds"))
+        .filter(|u| u.outcome() == UpsertOutcome::Inserted)
+        .count();
+    assert_eq!(inserted, 1);
+    let stored: Vec<Document> = counters
+        .find(doc! {})
+        .run()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].get_i32("count"), Ok(32));
+    db.drop().run().unwrap();
+}
