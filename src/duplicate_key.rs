@@ -1,15 +1,14 @@
 //! [`DuplicateKey`]: one duplicate-key error as a value.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use mongodb::bson::{Bson, Document, RawDocument};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 use crate::extract::{self, Failure};
-use crate::fields::{FieldStore, Fields, Span};
+use crate::fields::Fields;
 use crate::key_pattern;
-use crate::parse::{self, Parsed, Pattern};
+use crate::parse::{self, Parsed};
 
 /// A MongoDB duplicate-key error (code 11000, `E11000 duplicate key error ...`) as a value.
 ///
@@ -49,29 +48,12 @@ pub struct DuplicateKey(Box<Parts>);
 
 /// The parts, boxed: a `DuplicateKey` is one pointer wide, so `Result<T, DuplicateKey>`
 /// stays small (`clippy::result_large_err`), as `mongodb::error::Error` boxes its kind.
-///
-/// Names the message holds are kept as byte ranges into `message` (no copies); the key
-/// pattern of a default index name is built on first use.
 #[derive(Clone)]
 struct Parts {
-    database: Option<Span>,
-    collection: Option<Span>,
-    index: Option<Span>,
-    fields: FieldStore,
-    key_pattern: KeyPattern,
-    key_value: Option<Document>,
-    /// Boxed, as most indexes have none.
-    collation: Option<Box<Document>>,
+    /// What the message says, overridden by the server's reply or the caller's key.
+    parsed: Parsed,
     position: Option<usize>,
     message: String,
-}
-
-/// The key pattern, or how to build it.
-#[derive(Clone)]
-enum KeyPattern {
-    Known(Option<Box<Document>>),
-    /// The natural split of the index name, built on first use.
-    Natural(OnceLock<Option<Box<Document>>>),
 }
 
 impl DuplicateKey {
@@ -130,59 +112,26 @@ impl DuplicateKey {
     /// assert_eq!(DuplicateKey::from_message("E11001 is not E11000"), None);
     /// ```
     pub fn from_message(message: &str) -> Option<Self> {
-        let mut parsed = Parsed::default();
-        if !parse::parse_into(message, &mut parsed) {
-            return None;
-        }
-        Some(Self::assemble(message, &mut parsed, None, None))
+        let parsed = parse::parse(message)?;
+        Some(Self::new(parsed, message, None))
     }
 
     /// Builds the value for one duplicate failure: reply first, message text otherwise.
     pub(crate) fn from_failure(failure: &Failure<'_>) -> Self {
-        let mut parsed = parse::parse(failure.message).unwrap_or_default();
-        let entry = extract::reply_entry(failure);
-        Self::assemble(failure.message, &mut parsed, entry, failure.position)
-    }
-
-    fn assemble(
-        message: &str,
-        parsed: &mut Parsed<'_>,
-        reply: Option<&RawDocument>,
-        position: Option<usize>,
-    ) -> Self {
-        // Taken part by part, not moved whole: a `Parsed` is big.
-        let (database, collection, index) = (parsed.database, parsed.collection, parsed.index);
-        let fields = &parsed.fields;
-        let key_value = parsed.key_value.take();
-        let collation = parsed.collation.take();
-        let key_pattern = std::mem::take(&mut parsed.key_pattern);
-        let span = |part: &str| Span::of(message, part);
-        let fields = FieldStore::of(message, fields);
-        let key_pattern = match key_pattern {
-            Pattern::None => KeyPattern::Known(None),
-            Pattern::Known(doc) => KeyPattern::Known(Some(doc)),
-            Pattern::Natural => KeyPattern::Natural(OnceLock::new()),
-        };
-        // Allocated first, then filled: `Parts` is built in place, not copied into the box.
-        let parts = Box::write(
-            Box::new_uninit(),
-            Parts {
-                database: database.and_then(span),
-                collection: collection.and_then(span),
-                index: index.and_then(span),
-                fields,
-                key_pattern,
-                key_value,
-                collation,
-                position,
-                message: message.to_owned(),
-            },
-        );
-        let mut dup = DuplicateKey(parts);
-        if let Some(reply) = reply {
+        let parsed = parse::parse(failure.message).unwrap_or_default();
+        let mut dup = Self::new(parsed, failure.message, failure.position);
+        if let Some(reply) = extract::reply_entry(failure) {
             dup.merge_reply(reply);
         }
         dup
+    }
+
+    fn new(parsed: Parsed, message: &str, position: Option<usize>) -> Self {
+        DuplicateKey(Box::new(Parts {
+            parsed,
+            position,
+            message: message.to_owned(),
+        }))
     }
 
     /// The server's own `keyPattern`/`keyValue`/`collation` win over what the text said.
@@ -193,28 +142,30 @@ impl DuplicateKey {
                 .ok()
                 .and_then(|raw| Document::try_from(raw).ok())
         };
+        let parsed = &mut self.0.parsed;
         if let Some(collation) = document("collation") {
-            self.0.collation = Some(Box::new(collation));
+            parsed.collation = Some(collation);
         }
         if let Some(pattern) = document("keyPattern") {
-            self.0.fields = FieldStore::Owned(pattern.keys().cloned().collect());
+            parsed.fields = pattern.keys().cloned().collect();
             // 2d, 2dsphere and text indexes key geohashes, S2 cells and terms: their keyValue
             // is not the value written.
             let plain = key_pattern::is_plain(&pattern);
-            self.0.key_pattern = KeyPattern::Known(Some(Box::new(pattern)));
+            parsed.key_pattern = Some(pattern);
             // A keyValue that is not valid UTF-8 (4.4/5.0 collation keys) fails to convert:
             // then the value is unknown, as is a value made of collation keys.
-            self.0.key_value = document("keyValue")
-                .filter(|value| plain && (self.0.collation.is_none() || !has_string(value)));
+            parsed.key_value = document("keyValue")
+                .filter(|value| plain && (parsed.collation.is_none() || !has_string(value)));
         }
     }
 
     /// Sets the key pattern and the value from what the caller sent, which is exact where
     /// the server's reply was dropped or holds collation keys.
     pub(crate) fn with_key(mut self, pattern: Document, value: Document) -> Self {
-        self.0.fields = FieldStore::Owned(pattern.keys().cloned().collect());
-        self.0.key_pattern = KeyPattern::Known(Some(Box::new(pattern)));
-        self.0.key_value = Some(value);
+        let parsed = &mut self.0.parsed;
+        parsed.fields = pattern.keys().cloned().collect();
+        parsed.key_pattern = Some(pattern);
+        parsed.key_value = Some(value);
         self
     }
 
@@ -228,7 +179,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.database(), Some("shop"));
     /// ```
     pub fn database(&self) -> Option<&str> {
-        self.0.database.map(|span| span.get(&self.0.message))
+        self.0.parsed.database.as_deref()
     }
 
     /// The collection, when the server named it.
@@ -241,7 +192,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.collection(), Some("order items"));
     /// ```
     pub fn collection(&self) -> Option<&str> {
-        self.0.collection.map(|span| span.get(&self.0.message))
+        self.0.parsed.collection.as_deref()
     }
 
     /// The unique index's name. The server sends it only in the message; clustered
@@ -255,7 +206,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.index(), None); // a clustered collection
     /// ```
     pub fn index(&self) -> Option<&str> {
-        self.0.index.map(|span| span.get(&self.0.message))
+        self.0.parsed.index.as_deref()
     }
 
     /// The index's key pattern, such as `{ email: 1 }`: from the server's reply, from the
@@ -271,12 +222,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.key_pattern(), Some(&doc! { "tenant": 1, "email": -1 }));
     /// ```
     pub fn key_pattern(&self) -> Option<&Document> {
-        match &self.0.key_pattern {
-            KeyPattern::Known(pattern) => pattern.as_deref(),
-            KeyPattern::Natural(cache) => cache
-                .get_or_init(|| self.index().and_then(parse::natural_pattern).map(Box::new))
-                .as_deref(),
-        }
+        self.0.parsed.key_pattern.as_ref()
     }
 
     /// The duplicated value, typed, keyed by field: `{ email: "ann@example.com" }`.
@@ -294,7 +240,7 @@ impl DuplicateKey {
     /// assert_eq!(dup.key_value(), Some(&doc! { "user": id }));
     /// ```
     pub fn key_value(&self) -> Option<&Document> {
-        self.0.key_value.as_ref()
+        self.0.parsed.key_value.as_ref()
     }
 
     /// The index's collation, when it has one (MongoDB 4.4+ prints it in the message).
@@ -309,7 +255,7 @@ impl DuplicateKey {
     /// assert!(dup.fields().eq(["name"]));
     /// ```
     pub fn collation(&self) -> Option<&Document> {
-        self.0.collation.as_deref()
+        self.0.parsed.collation.as_ref()
     }
 
     /// The key's field names in index order, known even when the values are not; empty
@@ -328,7 +274,7 @@ impl DuplicateKey {
     /// assert_eq!(fields, ["tenant", "profile.email"]);
     /// ```
     pub fn fields(&self) -> Fields<'_> {
-        self.0.fields.iter(&self.0.message)
+        Fields::new(&self.0.parsed.fields)
     }
 
     /// The failed write's place in its batch (`insert_many`, client `bulk_write`); `None`
@@ -405,18 +351,11 @@ impl fmt::Debug for DuplicateKey {
     }
 }
 
-/// Equal when every getter says the same (however the parts are stored).
+/// Equal when every getter says the same.
 impl PartialEq for DuplicateKey {
     fn eq(&self, other: &Self) -> bool {
-        self.database() == other.database()
-            && self.collection() == other.collection()
-            && self.index() == other.index()
-            && self.fields().eq(other.fields())
-            && self.key_pattern() == other.key_pattern()
-            && self.key_value() == other.key_value()
-            && self.collation() == other.collation()
-            && self.position() == other.position()
-            && self.message() == other.message()
+        let (a, b) = (&*self.0, &*other.0);
+        a.parsed == b.parsed && a.position == b.position && a.message == b.message
     }
 }
 

@@ -2,12 +2,11 @@
 //! `tests/corpus_live.rs`): for every entry, `DuplicateKey::from_message` must give exactly
 //! the expected reading. No server needed.
 
-#[path = "corpus/entry.rs"]
-mod entry;
+mod support;
 
 use dupkey::DuplicateKey;
-use entry::{from_json, opt_json, Entry};
 use mongodb::bson::Bson;
+use support::corpus::{self as entry, from_json, opt_json, Entry};
 
 /// What `from_message` read, in the corpus' own terms.
 fn reading(entry: &Entry, dup: &DuplicateKey) -> Entry {

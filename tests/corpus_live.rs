@@ -9,12 +9,8 @@
 
 mod support;
 
-#[path = "corpus/entry.rs"]
-mod entry;
-
 use std::sync::LazyLock;
 
-use entry::{to_json, Entry};
 use futures_util::future::join_all;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::spec::BinarySubtype;
@@ -25,6 +21,8 @@ use mongodb::bson::{
 use mongodb::error::{Error, ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
+use support::corpus::{self as entry, to_json, Entry};
+use support::{collation_en_2, default_name};
 
 /// How the scenario makes the server report the duplicate.
 enum Op {
@@ -70,17 +68,6 @@ struct Scenario {
     /// The server names a temporary collection (`$out`): the expected collection is the
     /// `tmp.agg_out.<uuid>` the message names, and UUIDs are masked when comparing.
     temp_collection: bool,
-}
-
-/// The name the driver gives an index with these keys (`a_1_b_-1`, `loc_2dsphere`).
-fn default_name(keys: &Document) -> String {
-    keys.iter()
-        .map(|(k, v)| match v {
-            Bson::String(s) => format!("{k}_{s}"),
-            other => format!("{k}_{other}"),
-        })
-        .collect::<Vec<_>>()
-        .join("_")
 }
 
 fn fields_of(keys: &Document) -> Vec<String> {
@@ -220,15 +207,6 @@ fn bin(subtype: BinarySubtype, bytes: Vec<u8>) -> Bson {
 
 fn oid(hex: &str) -> ObjectId {
     ObjectId::parse_str(hex).expect("object id")
-}
-
-/// The full collation MongoDB 6.0.5 reports for `{ locale: "en", strength: 2 }`.
-fn collation_en_2() -> Document {
-    doc! {
-        "locale": "en", "caseLevel": false, "caseFirst": "off", "strength": 2,
-        "numericOrdering": false, "alternate": "non-ignorable", "maxVariable": "punct",
-        "normalization": false, "backwards": false, "version": "57.1",
-    }
 }
 
 /// The full collation MongoDB 6.0.5 reports for `{ locale: "fr" }`.

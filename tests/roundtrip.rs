@@ -6,12 +6,15 @@
 //! follow a value: `", `, `" }`, `" ]`), except where the rules settle it: the last field of a
 //! key runs to the final ` }`, and a default index name says which field comes next.
 
+mod support;
+
 use dupkey::DuplicateKey;
 use mongodb::bson::{
     oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Decimal128, Document, Regex,
     Timestamp,
 };
 use proptest::prelude::*;
+use support::default_name;
 
 // ---------------------------------------------------------------- printing, as the server does
 
@@ -315,14 +318,6 @@ fn direction() -> impl Strategy<Value = i32> {
     prop_oneof![Just(1), Just(-1)]
 }
 
-fn default_name(fields: &[(String, i32)]) -> String {
-    fields
-        .iter()
-        .map(|(f, d)| format!("{f}_{d}"))
-        .collect::<Vec<_>>()
-        .join("_")
-}
-
 /// A database name: no dot, space, quote or `$`.
 fn database() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9_ünï-]{1,10}"
@@ -408,8 +403,8 @@ proptest! {
         directions in prop::collection::vec(direction(), 4),
     ) {
         let fields: Vec<(String, i32)> = key.keys().cloned().zip(directions).collect();
-        let index = default_name(&fields);
         let pattern: Document = fields.iter().map(|(f, d)| (f.clone(), Bson::Int32(*d))).collect();
+        let index = default_name(&pattern);
         let mut printed = String::new();
         print_document(&key, &mut printed);
         let message = format!(
@@ -435,8 +430,8 @@ proptest! {
         }
         key.insert(name.clone(), text.clone());
         fields.push((name.clone(), -1));
-        let index = default_name(&fields);
         let pattern: Document = fields.iter().map(|(f, d)| (f.clone(), Bson::Int32(*d))).collect();
+        let index = default_name(&pattern);
         let mut printed = String::new();
         print_document(&key, &mut printed);
         let message = format!("E11000 duplicate key error collection: db.c index: {index} dup key: {printed}");
@@ -454,7 +449,8 @@ proptest! {
         let names: Vec<String> = names.into_iter().filter(|n| !["text", "hashed"].contains(&n.as_str())).collect();
         prop_assume!(!names.is_empty());
         let fields: Vec<(String, i32)> = names.iter().cloned().zip(directions).collect();
-        let index = default_name(&fields);
+        let pattern: Document = fields.iter().map(|(f, d)| (f.clone(), Bson::Int32(*d))).collect();
+        let index = default_name(&pattern);
         let key: Document = names.iter().cloned().zip(values).collect();
         let mut printed = String::from("{ ");
         for (i, value) in key.values().enumerate() {
@@ -465,7 +461,6 @@ proptest! {
             print_value(value, &mut printed);
         }
         printed.push_str(" }");
-        let pattern: Document = fields.iter().map(|(f, d)| (f.clone(), Bson::Int32(*d))).collect();
         let message = format!("E11000 duplicate key error collection: test.c index: {index} dup key: {printed}");
         check_round_trip(&message, "test", "c", &index, &key, Some(&pattern))?;
     }

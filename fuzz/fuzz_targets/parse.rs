@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let message = String::from_utf8_lossy(data);
     let dup = DuplicateKey::from_message(&message);
     let expected = message.contains("E11000 duplicate key error")
+        || message.contains("E11001 duplicate key on update")
         || message.contains("Duplicate key violation on the requested collection");
     assert_eq!(dup.is_some(), expected);
     if let Some(dup) = dup {

@@ -14,8 +14,6 @@
 
 use mongodb::bson::{Bson, Document};
 
-use super::key::Names;
-
 /// The most fields a MongoDB index key can have.
 pub(crate) const MAX_FIELDS: usize = 32;
 
@@ -40,17 +38,12 @@ pub(crate) enum Direction {
 impl Direction {
     /// The direction spelled by one `_`-separated part of a name.
     pub(crate) fn from_part(part: &str) -> Option<Self> {
-        Self::from_bytes(part.as_bytes())
-    }
-
-    /// [`from_part`](Self::from_part) on bytes, the length tested first.
-    fn from_bytes(part: &[u8]) -> Option<Self> {
         Some(match part {
-            b"1" => Self::Ascending,
-            b"-1" => Self::Descending,
-            b"2d" => Self::Flat,
-            b"text" => Self::Text,
-            b"2dsphere" => Self::Sphere,
+            "1" => Self::Ascending,
+            "-1" => Self::Descending,
+            "2d" => Self::Flat,
+            "text" => Self::Text,
+            "2dsphere" => Self::Sphere,
             _ => return None,
         })
     }
@@ -84,94 +77,38 @@ pub(crate) type Split<'a> = Vec<(&'a str, Direction)>;
 
 /// The key pattern of a split.
 pub(crate) fn pattern(split: &[(&str, Direction)]) -> Document {
-    let mut doc = Document::new();
-    for (field, direction) in split {
-        doc.insert(*field, direction.to_bson());
-    }
-    doc
-}
-
-/// The fields a default index name gives when split at every direction-looking part: kept
-/// inline (no allocation up to four fields: this runs for every message).
-#[derive(Debug, Clone)]
-pub(crate) struct Natural<'a> {
-    names: Names<'a>,
-    directions: [Direction; MAX_FIELDS],
-}
-
-impl<'a> Natural<'a> {
-    /// The field names, in index order.
-    pub(crate) fn names(&self) -> &[&'a str] {
-        &self.names
-    }
-
-    /// Whether a direction is a string (`2d`, `2dsphere`, `text`) in the key pattern.
-    pub(crate) fn has_string_direction(&self) -> bool {
-        self.directions[..self.names.len()].iter().any(|direction| {
-            matches!(
-                direction,
-                Direction::Sphere | Direction::Flat | Direction::Text
-            )
-        })
-    }
-
-    /// The key pattern.
-    pub(crate) fn pattern(&self) -> Document {
-        let mut doc = Document::new();
-        for (field, direction) in self.names().iter().zip(&self.directions) {
-            doc.insert(*field, direction.to_bson());
-        }
-        doc
-    }
-
-    #[cfg(test)]
-    fn to_vec(&self) -> Split<'a> {
-        self.names().iter().copied().zip(self.directions).collect()
-    }
+    split
+        .iter()
+        .map(|(field, direction)| ((*field).to_owned(), direction.to_bson()))
+        .collect()
 }
 
 /// Splits `name` at every direction-looking part that closes a non-empty field (`_id_` is
 /// `_id: 1`). `None` when that does not consume the whole name, or gives more than
 /// [`MAX_FIELDS`] fields. Only a hint: `x_1_y_1` gives `[x, y]` even if the field was `x_1_y`.
-#[inline]
-pub(crate) fn natural(name: &str) -> Option<Natural<'_>> {
-    let mut split = Natural {
-        names: Names::default(),
-        directions: [Direction::Ascending; MAX_FIELDS],
-    };
+pub(crate) fn natural(name: &str) -> Option<Split<'_>> {
     if name == "_id_" {
-        // A slice of `name`, not a literal: names are slices of the message.
-        split.names.push(&name[..3]);
-        return Some(split);
+        return Some(vec![(&name[..3], Direction::Ascending)]);
     }
-    let bytes = name.as_bytes();
+    let mut split = Vec::new();
+    // Byte offsets: where the current field starts, and where the current part starts.
     let mut field_start = 0;
     let mut part_start = 0;
-    loop {
-        // Every `_` ends a part; the name's end ends the last one.
-        let mut part_end = part_start;
-        while part_end < bytes.len() && bytes[part_end] != b'_' {
-            part_end += 1;
-        }
+    for part in name.split('_') {
         // The field is everything before this part's leading `_`: at least one byte.
         if part_start >= field_start + 2 {
-            if let Some(direction) = Direction::from_bytes(&bytes[part_start..part_end]) {
-                if split.names.len() == MAX_FIELDS {
+            if let Some(direction) = Direction::from_part(part) {
+                if split.len() == MAX_FIELDS {
                     return None;
                 }
-                split.directions[split.names.len()] = direction;
-                // Both ends are next to a `_`: on `char` boundaries.
-                split.names.push(name.get(field_start..part_start - 1)?);
-                field_start = part_end + 1;
+                split.push((&name[field_start..part_start - 1], direction));
+                field_start = part_start + part.len() + 1;
             }
         }
-        if part_end == bytes.len() {
-            break;
-        }
-        part_start = part_end + 1;
+        part_start += part.len() + 1;
     }
     // The last part must have closed a field (then field_start is just past the end).
-    (field_start == name.len() + 1 && !split.names.is_empty()).then_some(split)
+    (field_start == name.len() + 1 && !split.is_empty()).then_some(split)
 }
 
 /// The only split of `name` into `fields` fields (any count when `None`), or `None` when
@@ -252,18 +189,16 @@ pub(crate) fn unique_split(name: &str, fields: Option<usize>) -> Option<Split<'_
 
 /// The key pattern when `name` is exactly the default name of `fields`
 /// (`<f1>_<d1>_<f2>_<d2>...`, or `_id_` for `[_id]`).
-pub(crate) fn pattern_for<S: AsRef<str>>(name: &str, fields: &[S]) -> Option<Document> {
+pub(crate) fn pattern_for(name: &str, fields: &[&str]) -> Option<Document> {
     if fields.is_empty() || fields.len() > MAX_FIELDS {
         return None;
     }
     if name == "_id_" {
-        let only_id = fields.len() == 1 && fields[0].as_ref() == "_id";
-        return only_id.then(|| pattern(&[("_id", Direction::Ascending)]));
+        return (fields == ["_id"]).then(|| pattern(&[("_id", Direction::Ascending)]));
     }
     let mut rest = name;
-    let mut doc = Document::new();
-    for (i, field) in fields.iter().enumerate() {
-        let field = field.as_ref();
+    let mut split = Vec::with_capacity(fields.len());
+    for (i, &field) in fields.iter().enumerate() {
         if field.is_empty() {
             return None;
         }
@@ -286,8 +221,9 @@ pub(crate) fn pattern_for<S: AsRef<str>>(name: &str, fields: &[S]) -> Option<Doc
         if !last {
             rest = &rest[1..];
         }
-        doc.insert(field, direction.to_bson());
+        split.push((field, direction));
     }
+    let doc = pattern(&split);
     // Two equal field names would have merged into one pattern entry.
     (rest.is_empty() && doc.len() == fields.len()).then_some(doc)
 }
@@ -337,7 +273,6 @@ mod tests {
 
     #[test]
     fn natural_splits() {
-        let natural = |name| super::natural(name).as_ref().map(Natural::to_vec);
         assert_eq!(natural("email_1"), Some(vec![("email", Ascending)]));
         assert_eq!(
             natural("a_1_b_-1"),
@@ -472,7 +407,7 @@ mod tests {
         assert_eq!(pattern_for("uniq", &["uniq"]), None);
         assert_eq!(pattern_for("v_hashed", &["v"]), None);
         assert_eq!(pattern_for("a_1_a_1", &["a", "a"]), None);
-        assert_eq!(pattern_for::<&str>("a_1", &[]), None);
+        assert_eq!(pattern_for("a_1", &[]), None);
         assert_eq!(pattern_for("_1", &[""]), None);
         assert_eq!(pattern_for("a_1x", &["a"]), None);
     }

@@ -36,73 +36,19 @@ use super::value::{self, Error, Follow, Quality, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Key<'a> {
     /// The names as printed, in order; empty for 3.2-4.0's `{ : 1, : 2 }`.
-    pub(crate) names: Names<'a>,
+    pub(crate) names: Vec<&'a str>,
     pub(crate) values: Values,
     pub(crate) quality: Quality,
 }
 
 impl Key<'_> {
     /// No fields yet.
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         Key {
-            names: Names::default(),
-            values: Values::Named(value::new_document()),
+            names: Vec::new(),
+            values: Values::Named(Document::new()),
             quality: Quality::default(),
         }
-    }
-}
-
-/// Field names in order, the first [`Names::INLINE`] kept inline: a typical key allocates
-/// nothing for them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Names<'a> {
-    inline: [&'a str; Names::INLINE],
-    len: usize,
-    /// All the names, once there are more than fit inline.
-    spill: Vec<&'a str>,
-}
-
-impl<'a> Names<'a> {
-    const INLINE: usize = 4;
-
-    pub(crate) fn push(&mut self, name: &'a str) {
-        if self.len < Self::INLINE {
-            self.inline[self.len] = name;
-        } else {
-            if self.len == Self::INLINE {
-                self.spill.extend_from_slice(&self.inline);
-            }
-            self.spill.push(name);
-        }
-        self.len += 1;
-    }
-}
-
-impl<'a> std::ops::Deref for Names<'a> {
-    type Target = [&'a str];
-
-    fn deref(&self) -> &[&'a str] {
-        if self.len <= Self::INLINE {
-            &self.inline[..self.len]
-        } else {
-            &self.spill
-        }
-    }
-}
-
-impl PartialEq for Names<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<'a> FromIterator<&'a str> for Names<'a> {
-    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
-        let mut names = Names::default();
-        for name in iter {
-            names.push(name);
-        }
-        names
     }
 }
 
@@ -116,33 +62,21 @@ pub(crate) enum Values {
 }
 
 /// Parses `text`, which must be exactly one `{ … }`, expecting `names` in order when given
-/// (rule 2; an error when they do not fit). The output is built as the text is read: no
-/// intermediate copies.
-#[cfg(test)]
+/// (rule 2; an error when they do not fit).
 pub(crate) fn key_document<'a>(text: &'a str, names: Option<&[&str]>) -> Result<Key<'a>> {
     let mut key = Key::new();
-    key_document_into(text, names, &mut key)?;
-    Ok(key)
-}
-
-/// [`key_document`] into `key`, which starts as [`Key::new`] (filled in place: a key is too
-/// big to move around cheaply).
-pub(crate) fn key_document_into<'a>(
-    text: &'a str,
-    names: Option<&[&str]>,
-    key: &mut Key<'a>,
-) -> Result<()> {
     if text == "{}" {
         return match names {
             Some(names) if !names.is_empty() => Err(Error::Expected("fields")),
-            _ => Ok(()),
+            _ => Ok(key),
         };
     }
     let body = text
         .strip_prefix("{ ")
         .and_then(|body| body.strip_suffix(" }"))
         .ok_or(Error::Expected("{ … }"))?;
-    read_fields(body, names, key, true)
+    read_fields(body, names, &mut key, true)?;
+    Ok(key)
 }
 
 /// Reads `<name>: <value>, …` up to the end of `rest` into `key`. With `names` and
@@ -233,8 +167,7 @@ pub(crate) fn names_present(text: &str, names: &[&str]) -> bool {
     };
     for name in others {
         let separator = format!(", {name}: ");
-        // `str::find` (two-way) here: the separator holds a name of any length.
-        match rest.find(&separator) {
+        match super::find(rest, &separator) {
             Some(at) => rest = &rest[at + separator.len()..],
             None => return false,
         }

@@ -1,8 +1,8 @@
 //! E11000 message parser: message text -> [`Parsed`].
 //!
 //! Split along concerns, each parser a small `fn(input) -> (value, rest)`:
-//! - this module: the envelope — where the E11000 part starts inside any wrapper, then the
-//!   namespace, index name, collation and where the key document is;
+//! - this module: the envelope — where the duplicate-key part starts inside any wrapper,
+//!   then the namespace, index name, collation and where the key document is;
 //! - [`value`] (with [`number`]): shell-syntax BSON values;
 //! - [`key`]: the key document `{ f: v, … }` and its ambiguity rules;
 //! - [`index_name`]: default index names (`a_1_b_-1`) -> fields and key pattern.
@@ -12,22 +12,28 @@
 //! - the same without `index: <name>` (clustered collections);
 //! - 3.2-4.0 `… dup key: { : 1.0, : 2.0 }`: names from a default index name when its split
 //!   into that many fields is unique;
-//! - 2.x/3.0 `E11000 duplicate key error index: <db>.<coll>.$<name>  dup key: { : "x" }` and
-//!   3.0.0 `E11000 duplicate key error dup key: { : "x" }`;
-//! - Cosmos DB `… collection: <db>.<coll>. Failed _id or unique index constraint.`, FerretDB
-//!   `… collection: <db>.<coll>`, DocumentDB `Duplicate key violation on the requested
-//!   collection: Index '<name>'`;
+//! - 2.x/3.0 `E11000 duplicate key error index: <db>.<coll>.$<name>  dup key: { : "x" }`,
+//!   3.0.0 `E11000 duplicate key error dup key: { : "x" }` and the 2.x update path's
+//!   `E11001 duplicate key on update`;
+//! - Cosmos DB `… collection: <db>.<coll>. Failed _id or unique index constraint.` (the
+//!   punctuation and the sentence vary), FerretDB `… collection: <db>.<coll>`, DocumentDB
+//!   `Duplicate key violation on the requested collection: Index '<name>'`;
 //! - inside any wrapper: `Plan executor error during findAndModify :: caused by :: `,
 //!   `Index build failed: …  :: caused by :: `, `MongoServerError: `, `Command failed: …: `,
 //!   2.6's `insertDocument :: caused by :: 11000 `.
 //!
 //! Names are printed raw, so every boundary is a choice; each is the first match scanning
 //! forward:
-//! - the E11000 part starts at the first `E11000 duplicate key error`; text before it is a
-//!   wrapper;
-//! - the namespace after `collection: ` ends at the first ` index: `, ` collation: {`,
-//!   ` dup key: {` or `. Failed _id or unique index constraint`; with none of them it is the
-//!   rest of the text;
+//! - the duplicate-key part starts at the first `E11000 duplicate key error`, else at the
+//!   first `E11001 duplicate key on update`; text before it is a wrapper;
+//! - the namespace after `collection: ` ends at the first ` index: `, ` collation: {` or
+//!   ` dup key: {`;
+//! - with none of them, the namespace is followed by nothing (FerretDB) or by free text
+//!   (Cosmos DB): the free text starts at the first punctuation mark (`.`, `,`, `:`, `;`)
+//!   followed by a space, or at the first ` Failed`, whichever comes first; the namespace is
+//!   the text before it, spaces and punctuation at its end dropped. So `test.cöll ection`
+//!   keeps its space, while a collection name holding `. ` or ` Failed`, or ending in
+//!   punctuation, is cut there in these two formats only;
 //! - the database is the namespace up to its first `.` (database names hold no dot), the
 //!   collection is everything after it (dots and spaces included);
 //! - the index name ends at the first ` collation: {` or ` dup key: {` after ` index: `, so it
@@ -49,152 +55,109 @@
 //! is parsed at most six times (three possible ends, with and without expected names), plus
 //! at most one second reading per field (32 at most) to detect ambiguity.
 
-mod fast;
 mod index_name;
 mod key;
 mod number;
 mod value;
 
-use mongodb::bson::{Bson, Document};
+use mongodb::bson::Document;
 
-use index_name::Natural;
-use key::{Key, Names, Values};
-use value::Quality;
+use index_name::Split;
+use key::{Key, Values};
 
-/// Everything the message text says about one duplicate-key error. Names are slices of the
-/// message (no copies); the key pattern may be left for the caller to build on demand.
+/// Everything the message text says about one duplicate-key error.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Parsed<'a> {
-    pub(crate) database: Option<&'a str>,
-    pub(crate) collection: Option<&'a str>,
-    pub(crate) index: Option<&'a str>,
-    /// Boxed, as most indexes have none: a small `Parsed` is cheap to move.
-    pub(crate) collation: Option<Box<Document>>,
+pub(crate) struct Parsed {
+    pub(crate) database: Option<String>,
+    pub(crate) collection: Option<String>,
+    pub(crate) index: Option<String>,
+    pub(crate) collation: Option<Document>,
     /// The key's field names in index order; empty when the message does not name them.
-    pub(crate) fields: Names<'a>,
+    pub(crate) fields: Vec<String>,
     /// Only from a default index name (`a_1_b_-1`) that agrees with `fields`.
-    pub(crate) key_pattern: Pattern,
-    /// `None` when any part is truncated, a collation key, lossy, or unnamed.
+    pub(crate) key_pattern: Option<Document>,
+    /// `None` when any part is cut, a collation key, lossy, derived or unnamed.
     pub(crate) key_value: Option<Document>,
 }
 
-/// The key pattern a message gives, or how to build it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) enum Pattern {
-    /// Not known.
-    #[default]
-    None,
-    /// Built already (boxed, as most patterns are built on demand).
-    Known(Box<Document>),
-    /// The index name's natural split ([`natural_pattern`]): built on demand, since most
-    /// callers never read it.
-    Natural,
-}
-
-#[cfg(test)]
-impl Pattern {
-    /// The pattern as a document; `index` is the parsed index name.
-    pub(crate) fn build(&self, index: Option<&str>) -> Option<Document> {
-        match self {
-            Self::None => None,
-            Self::Known(doc) => Some((**doc).clone()),
-            Self::Natural => index.and_then(natural_pattern),
-        }
-    }
-}
-
-/// The key pattern of `index` split at every direction-looking part (what
-/// [`Pattern::Natural`] stands for).
-pub(crate) fn natural_pattern(index: &str) -> Option<Document> {
-    index_name::natural(index).map(|split| split.pattern())
-}
-
 const E11000: &str = "E11000 duplicate key error";
+const E11001: &str = "E11001 duplicate key on update";
 const DOCUMENTDB: &str = "Duplicate key violation on the requested collection";
-const COSMOS_END: &str = ". Failed _id or unique index constraint";
+const INDEX: &str = " index: ";
 const COLLATION: &str = " collation: {";
 const DUP_KEY: &str = " dup key: {";
 
 /// Parses a duplicate-key message; `None` when `message` is not one.
-pub(crate) fn parse(message: &str) -> Option<Parsed<'_>> {
+pub(crate) fn parse(message: &str) -> Option<Parsed> {
     let mut parsed = Parsed::default();
-    parse_into(message, &mut parsed).then_some(parsed)
-}
-
-/// [`parse`] into `parsed` (which starts as `Parsed::default()`), not moving the result
-/// around: `false` when `message` is not a duplicate-key message.
-pub(crate) fn parse_into<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
-    fast::parse_into(message, parsed) || general(message, parsed)
-}
-
-/// [`parse_into`] without the fast path: every format.
-fn general<'a>(message: &'a str, parsed: &mut Parsed<'a>) -> bool {
-    if let Some(rest) = message.strip_prefix(E11000) {
-        e11000(rest, parsed);
-    } else if let Some(at) = find(message, E11000) {
-        e11000(&message[at + E11000.len()..], parsed);
-    } else if let Some(at) = find(message, DOCUMENTDB) {
-        documentdb(&message[at + DOCUMENTDB.len()..], parsed);
+    if let Some(rest) = after(message, E11000).or_else(|| after(message, E11001)) {
+        duplicate_key_error(rest, &mut parsed);
     } else {
-        return false;
+        documentdb(after(message, DOCUMENTDB)?, &mut parsed);
     }
-    true
+    Some(parsed)
 }
 
-/// What follows `E11000 duplicate key error`.
-fn e11000<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
+/// What follows `E11000 duplicate key error` (or 2.x's `E11001 duplicate key on update`).
+fn duplicate_key_error(input: &str, parsed: &mut Parsed) {
     if let Some(rest) = input.strip_prefix(" collection: ") {
         collection(rest, parsed);
-    } else if let Some(rest) = input.strip_prefix(" index: ") {
+    } else if let Some(rest) = input.strip_prefix(INDEX) {
         legacy_index(rest, parsed);
     } else if let Some(rest) = input.strip_prefix(" dup key: ") {
         dup_key(rest, None, false, parsed);
     }
 }
 
-/// `<db>.<coll>` then ` index: …`, ` collation: …`, ` dup key: …`, Cosmos DB's end, or nothing.
-fn collection<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
-    const ENDS: [&str; 4] = [" index: ", COLLATION, DUP_KEY, COSMOS_END];
-    let Some((at, end)) = first_of(input, &ENDS) else {
-        // FerretDB says nothing more.
-        namespace(input.trim_end(), parsed);
+/// `<db>.<coll>` then ` index: …`, ` collation: …`, ` dup key: …`, or free text or nothing.
+fn collection(input: &str, parsed: &mut Parsed) {
+    let Some((at, end)) = first_of(input, &[INDEX, COLLATION, DUP_KEY]) else {
+        namespace(bare_namespace(input), parsed);
         return;
     };
     namespace(&input[..at], parsed);
     // Collation and key documents keep their `{`.
     match end {
-        0 => index(&input[at + ENDS[0].len()..], parsed),
+        0 => index(&input[at + INDEX.len()..], parsed),
         1 => collation(&input[at + COLLATION.len() - 1..], None, parsed),
-        2 => dup_key(&input[at + DUP_KEY.len() - 1..], None, false, parsed),
-        _ => {}
+        _ => dup_key(&input[at + DUP_KEY.len() - 1..], None, false, parsed),
     }
 }
 
+/// A namespace followed by no marker: it ends where free text starts (see the module docs).
+fn bare_namespace(input: &str) -> &str {
+    let punctuated = input
+        .as_bytes()
+        .windows(2)
+        .position(|pair| matches!(pair, [b'.' | b',' | b':' | b';', b' ']));
+    let sentence = find(input, " Failed");
+    let end = match (punctuated, sentence) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(input.len()),
+    };
+    input[..end].trim_end_matches(|c: char| c.is_whitespace() || ".,:;-".contains(c))
+}
+
 /// `<name>` then ` collation: {…` or ` dup key: {…`.
-fn index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
-    const ENDS: [&str; 2] = [COLLATION, DUP_KEY];
-    let Some((at, end)) = first_of(input, &ENDS) else {
+fn index(input: &str, parsed: &mut Parsed) {
+    let Some((at, end)) = first_of(input, &[COLLATION, DUP_KEY]) else {
         return;
     };
-    let name = &input[..at];
-    if !name.is_empty() {
-        parsed.index = Some(name);
-    }
-    let name = Some(name).filter(|name| !name.is_empty());
-    let rest = &input[at + ENDS[end].len() - 1..];
+    let name = Some(&input[..at]).filter(|name| !name.is_empty());
+    parsed.index = name.map(str::to_owned);
     if end == 0 {
-        collation(rest, name, parsed);
+        collation(&input[at + COLLATION.len() - 1..], name, parsed);
     } else {
-        dup_key(rest, name, false, parsed);
+        dup_key(&input[at + DUP_KEY.len() - 1..], name, false, parsed);
     }
 }
 
 /// `{ … } dup key: {…`: the index's collation, then the key.
-fn collation<'a>(input: &'a str, index: Option<&'a str>, parsed: &mut Parsed<'a>) {
-    let mut quality = Quality::default();
+fn collation(input: &str, index: Option<&str>, parsed: &mut Parsed) {
+    let mut quality = value::Quality::default();
     if let Ok((collation, rest)) = value::document(input, 1, &mut quality) {
         if let Some(rest) = rest.strip_prefix(&DUP_KEY[..DUP_KEY.len() - 1]) {
-            parsed.collation = Some(Box::new(collation));
+            parsed.collation = Some(collation);
             dup_key(rest, index, true, parsed);
             return;
         }
@@ -206,7 +169,7 @@ fn collation<'a>(input: &'a str, index: Option<&'a str>, parsed: &mut Parsed<'a>
 }
 
 /// 2.x/3.0: `<db>.<coll>.$<name>  dup key: {…`.
-fn legacy_index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
+fn legacy_index(input: &str, parsed: &mut Parsed) {
     let (qualified, key) = match find(input, DUP_KEY) {
         Some(at) => (&input[..at], Some(&input[at + DUP_KEY.len() - 1..])),
         None => (input.trim_end(), None),
@@ -216,10 +179,8 @@ fn legacy_index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     let mut index = None;
     if let Some((ns, name)) = qualified.split_once(".$") {
         namespace(ns, parsed);
-        if !name.is_empty() {
-            parsed.index = Some(name);
-            index = Some(name);
-        }
+        index = Some(name).filter(|name| !name.is_empty());
+        parsed.index = index.map(str::to_owned);
     }
     if let Some(key) = key {
         dup_key(key, index, false, parsed);
@@ -227,20 +188,17 @@ fn legacy_index<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
 }
 
 /// `<db>.<coll>`: the database has no dot, the collection may.
-fn namespace<'a>(ns: &'a str, parsed: &mut Parsed<'a>) {
-    if let Some(dot) = ns.bytes().position(|b| b == b'.') {
-        let (db, coll) = (&ns[..dot], &ns[dot + 1..]);
-        if !db.is_empty() {
-            parsed.database = Some(db);
-        }
-        if !coll.is_empty() {
-            parsed.collection = Some(coll);
-        }
+fn namespace(ns: &str, parsed: &mut Parsed) {
+    if let Some((db, coll)) = ns.split_once('.') {
+        parsed.database = Some(db).filter(|db| !db.is_empty()).map(str::to_owned);
+        parsed.collection = Some(coll)
+            .filter(|coll| !coll.is_empty())
+            .map(str::to_owned);
     }
 }
 
 /// DocumentDB: `: Index '<name>'`; fields and pattern when the name splits one way only.
-fn documentdb<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
+fn documentdb(input: &str, parsed: &mut Parsed) {
     let Some(quoted) = input.strip_prefix(": Index '") else {
         return;
     };
@@ -250,103 +208,70 @@ fn documentdb<'a>(input: &'a str, parsed: &mut Parsed<'a>) {
     if name.is_empty() {
         return;
     }
-    parsed.index = Some(name);
+    parsed.index = Some(name.to_owned());
     if let Some(split) = index_name::unique_split(name, None) {
-        parsed.fields = split.iter().map(|(field, _)| *field).collect();
-        parsed.key_pattern = Pattern::Known(Box::new(index_name::pattern(&split)));
+        set_split(&split, parsed);
     }
 }
 
 /// The key document (`input` starts at its `{`) and what it says with the index name.
-fn dup_key<'a>(
-    input: &'a str,
-    index: Option<&'a str>,
-    has_collation: bool,
-    parsed: &mut Parsed<'a>,
-) {
+fn dup_key(input: &str, index: Option<&str>, has_collation: bool, parsed: &mut Parsed) {
     // Expected names from a default index name (key.rs rule 2), never holding `"`.
-    let hint = match index {
-        Some(index) if !index.as_bytes().contains(&b'"') => index_name::natural(index),
-        _ => None,
-    };
-    let hint = hint.as_ref();
-    let names = hint.map(Natural::names);
+    let hint = index
+        .filter(|index| !index.contains('"'))
+        .and_then(index_name::natural);
+    let names: Option<Vec<&str>> = hint
+        .as_ref()
+        .map(|split| split.iter().map(|(field, _)| *field).collect());
     for text in documents(input) {
-        if let Some(names) = names {
-            let mut key = Key::new();
-            if key::key_document_into(text, Some(names), &mut key).is_ok() {
-                resolve(&mut key, hint, index, has_collation, parsed);
+        if let Some(names) = &names {
+            if let Ok(key) = key::key_document(text, Some(names)) {
+                resolve(key, hint.as_deref(), index, has_collation, parsed);
                 return;
             }
         }
-        let mut key = Key::new();
-        if key::key_document_into(text, None, &mut key).is_ok() {
-            resolve(&mut key, None, index, has_collation, parsed);
+        if let Ok(key) = key::key_document(text, None) {
+            resolve(key, None, index, has_collation, parsed);
             return;
         }
     }
     // No readable values; the expected names may still be there.
-    if let Some(hint) = hint {
-        if key::names_present(input.trim_end(), hint.names()) {
-            parsed.fields = hint.names().iter().copied().collect();
-            parsed.key_pattern = Pattern::Natural;
+    if let (Some(hint), Some(names)) = (&hint, &names) {
+        if key::names_present(input.trim_end(), names) {
+            set_split(hint, parsed);
         }
     }
 }
 
 /// Where the key document may end: before a known trailer, else at the end of the text.
 fn documents(input: &str) -> impl Iterator<Item = &str> {
-    let (found_value, full_error) = trailers(input);
+    let found_value = find(input, " found value: ").map(|at| &input[..at]);
+    // The trailer starts after the document's `}`.
+    let full_error = find(input, "}, full error: ").map(|at| &input[..=at]);
     [found_value, full_error, Some(input.trim_end())]
         .into_iter()
         .flatten()
 }
 
-/// The key text cut before ` found value: …` and before `, full error: …`, where they occur.
-fn trailers(input: &str) -> (Option<&str>, Option<&str>) {
-    const FOUND_VALUE: &[u8] = b" found value: ";
-    const FULL_ERROR: &[u8] = b"}, full error: ";
-    // One scan for both trailers: each has an `f` at a fixed offset (1 and 3).
-    let bytes = input.as_bytes();
-    let (mut found_value, mut full_error) = (None, None);
-    for at in memchr::memchr_iter(b'f', bytes) {
-        if found_value.is_none() && at >= 1 && bytes[at - 1..].starts_with(FOUND_VALUE) {
-            found_value = Some(&input[..at - 1]);
-        }
-        if full_error.is_none() && at >= 3 && bytes[at - 3..].starts_with(FULL_ERROR) {
-            full_error = Some(&input[..at - 2]);
-        }
-        if found_value.is_some() && full_error.is_some() {
-            break;
-        }
-    }
-    (found_value, full_error)
-}
-
-/// Fills fields, key pattern and key value from a parsed key document.
-fn resolve<'a>(
-    key: &mut Key<'a>,
-    hint: Option<&Natural<'_>>,
-    index: Option<&'a str>,
+/// Fills fields, key pattern and key value from a parsed key document; `hint` is the split
+/// of the index name whose names the document was read with.
+fn resolve(
+    key: Key<'_>,
+    hint: Option<&[(&str, index_name::Direction)]>,
+    index: Option<&str>,
     has_collation: bool,
-    parsed: &mut Parsed<'a>,
+    parsed: &mut Parsed,
 ) {
-    // Under a collation, strings are collation keys, not the user's value.
-    let exact =
-        !(key.quality.inexact || key.quality.ambiguous || (has_collation && key.quality.strings));
-    let values = std::mem::replace(&mut key.values, Values::Positional(Vec::new()));
-    let value = match values {
+    let value = match key.values {
         Values::Named(value) => {
             if key.names.is_empty() {
                 return;
             }
             parsed.key_pattern = match hint {
-                Some(_) => Pattern::Natural,
-                None => index
-                    .and_then(|index| index_name::pattern_for(index, &key.names[..]))
-                    .map_or(Pattern::None, |pattern| Pattern::Known(Box::new(pattern))),
+                Some(split) => Some(index_name::pattern(split)),
+                None => index.and_then(|index| index_name::pattern_for(index, &key.names)),
             };
-            parsed.fields = std::mem::take(&mut key.names);
+            parsed.fields = key.names.iter().map(|name| (*name).to_owned()).collect();
             value
         }
         Values::Positional(items) => {
@@ -356,124 +281,62 @@ fn resolve<'a>(
             else {
                 return;
             };
-            parsed.fields = split.iter().map(|(field, _)| *field).collect();
-            parsed.key_pattern = Pattern::Known(Box::new(index_name::pattern(&split)));
-            parsed
-                .fields
-                .iter()
-                .map(|f| (*f).to_owned())
-                .zip(items)
-                .collect()
+            set_split(&split, parsed);
+            parsed.fields.iter().cloned().zip(items).collect()
         }
     };
+    // Under a collation, strings are collation keys, not the user's value.
+    let quality = key.quality;
+    let exact = !(quality.inexact || quality.ambiguous || (has_collation && quality.strings));
     // Two equal names would have merged.
-    if exact && value.len() == parsed.fields.len() && !derived_keys(parsed, hint) {
+    if exact && value.len() == parsed.fields.len() && !derived_keys(parsed) {
         parsed.key_value = Some(value);
     }
 }
 
+/// Fields and key pattern from a split of the index name.
+fn set_split(split: &Split<'_>, parsed: &mut Parsed) {
+    parsed.fields = split.iter().map(|(field, _)| (*field).to_owned()).collect();
+    parsed.key_pattern = Some(index_name::pattern(split));
+}
+
 /// Whether the key is what a 2d, 2dsphere or text index stores (an S2 cell, a geohash, a term
 /// with `_fts`/`_ftsx`) rather than the document's value.
-fn derived_keys(parsed: &Parsed<'_>, hint: Option<&Natural<'_>>) -> bool {
-    let geo = match &parsed.key_pattern {
-        Pattern::None => false,
-        Pattern::Known(pattern) => pattern
-            .values()
-            .any(|direction| matches!(direction, Bson::String(_))),
-        Pattern::Natural => hint.is_some_and(Natural::has_string_direction),
-    };
-    let text = parsed.fields.contains(&"_fts") && parsed.fields.contains(&"_ftsx");
-    geo || text
+fn derived_keys(parsed: &Parsed) -> bool {
+    let geo = parsed
+        .key_pattern
+        .as_ref()
+        .is_some_and(|pattern| !crate::key_pattern::is_plain(pattern));
+    let has = |name: &str| parsed.fields.iter().any(|field| field == name);
+    geo || (has("_fts") && has("_ftsx"))
 }
 
-/// The first place in `hay` where one of `needles` (each at least two bytes long, starting
-/// with ` ` or `.`) begins: `(byte offset, which needle)`.
-#[inline(always)]
-fn first_of<const N: usize>(hay: &str, needles: &[&str; N]) -> Option<(usize, usize)> {
-    let bytes = hay.as_bytes();
-    let mut from = 0;
-    while let Some(at) = space_or_dot(bytes, from) {
-        let rest = &bytes[at..];
-        // The needles' second bytes tell them apart before any full comparison.
-        for (which, needle) in needles.iter().enumerate() {
-            let needle = needle.as_bytes();
-            if rest.len() >= needle.len() && rest[1] == needle[1] && rest.starts_with(needle) {
-                return Some((at, which));
-            }
-        }
-        from = at + 1;
-    }
-    None
+/// The first of `needles` in `hay`: `(byte offset, which needle)`.
+fn first_of(hay: &str, needles: &[&str]) -> Option<(usize, usize)> {
+    needles
+        .iter()
+        .enumerate()
+        .filter_map(|(which, needle)| find(hay, needle).map(|at| (at, which)))
+        .min()
 }
 
-/// The first ` ` or `.` in `bytes` at or after `from`, eight bytes at a time: the names
-/// scanned here are short, too short for `memchr`'s set-up to pay off.
-fn space_or_dot(bytes: &[u8], mut from: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // High bits where a byte of `x` is zero; exact up to the first zero byte.
-    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    while let Some(chunk) = bytes.get(from..from + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let found = zeros(word ^ (ONES * u64::from(b' '))) | zeros(word ^ (ONES * u64::from(b'.')));
-        if found != 0 {
-            return Some(from + found.trailing_zeros() as usize / 8);
-        }
-        from += 8;
-    }
-    let tail = bytes.get(from..)?;
-    tail.iter()
-        .position(|&b| b == b' ' || b == b'.')
-        .map(|offset| from + offset)
+/// The text after the first `needle` in `hay`.
+fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
+    find(hay, needle).map(|at| &hay[at + needle.len()..])
 }
 
-/// `str::find` for a short ASCII `needle`, without the two-way searcher's set-up cost (this
-/// runs several times per message): look for the needle's first non-space byte, then
-/// compare. At most `needle.len()` bytes are compared per position, so it is linear for
-/// these short constant needles.
+/// The byte offset of the first `needle` in `hay`.
 pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
-    let needle = needle.as_bytes();
-    let pivot = needle.iter().position(|&b| b != b' ')?;
-    let bytes = hay.as_bytes();
-    let mut from = pivot;
-    loop {
-        let offset = memchr::memchr(needle[pivot], bytes.get(from..)?)?;
-        let at = from + offset - pivot;
-        if bytes[at..].starts_with(needle) {
-            return Some(at);
-        }
-        from += offset + 1;
-    }
+    hay.find(needle)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::{doc, oid::ObjectId};
-
-    /// What [`super::Parsed`] says, owned and with the key pattern built.
-    #[derive(Debug, Default, PartialEq)]
-    struct Parsed {
-        database: Option<String>,
-        collection: Option<String>,
-        index: Option<String>,
-        collation: Option<Document>,
-        fields: Vec<String>,
-        key_pattern: Option<Document>,
-        key_value: Option<Document>,
-    }
+    use mongodb::bson::{doc, oid::ObjectId, Bson};
 
     fn p(message: &str) -> Parsed {
-        let parsed = parse(message).unwrap_or_else(|| panic!("not read: {message}"));
-        Parsed {
-            database: parsed.database.map(str::to_owned),
-            collection: parsed.collection.map(str::to_owned),
-            index: parsed.index.map(str::to_owned),
-            collation: parsed.collation.map(|c| *c),
-            fields: parsed.fields.iter().map(|f| (*f).to_owned()).collect(),
-            key_pattern: parsed.key_pattern.build(parsed.index),
-            key_value: parsed.key_value,
-        }
+        parse(message).unwrap_or_else(|| panic!("not read: {message}"))
     }
 
     fn strings(list: &[&str]) -> Vec<String> {
@@ -668,9 +531,58 @@ mod tests {
     }
 
     #[test]
+    fn bare_namespace_ends_before_free_text() {
+        for (input, ns) in [
+            ("test.users", "test.users"),
+            ("ünï-db.cöll ection", "ünï-db.cöll ection"),
+            ("ünï-db.cöll ection\n", "ünï-db.cöll ection"),
+            ("test.users.", "test.users"),
+            (
+                "test.users. Failed _id or unique index constraint.",
+                "test.users",
+            ),
+            (
+                "test.users: Failed _id or unique key constraint",
+                "test.users",
+            ),
+            ("test.users, Failed unique index constraint.", "test.users"),
+            (
+                "test.users; Failed _id or unique index constraint",
+                "test.users",
+            ),
+            (
+                "test.users Failed _id or unique index constraint",
+                "test.users",
+            ),
+            (
+                "test.users - Failed _id or unique index constraint",
+                "test.users",
+            ),
+            ("test.a.b. Failed", "test.a.b"),
+            (
+                "test.cöll ection. Failed _id constraint",
+                "test.cöll ection",
+            ),
+            ("test.a. b", "test.a"),
+            ("", ""),
+        ] {
+            assert_eq!(bare_namespace(input), ns, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn update_path_of_2x() {
+        assert_eq!(p("E11001 duplicate key on update"), Parsed::default());
+        let parsed =
+            p("E11001 duplicate key on update index: test.users.$email_1  dup key: { : \"x\" }");
+        assert_eq!(parsed.collection, some("users"));
+        assert_eq!(parsed.key_value, Some(doc! { "email": "x" }));
+    }
+
+    #[test]
     fn not_duplicate_key_messages() {
         assert_eq!(parse(""), None);
-        assert_eq!(parse("E11001 duplicate key on update"), None);
+        assert_eq!(parse("E11001 duplicate key"), None);
         assert_eq!(parse("E11000"), None);
         assert_eq!(parse("connection refused"), None);
     }
@@ -716,19 +628,6 @@ mod tests {
         let parsed =
             p("E11000 duplicate key error collection: t.c index: a_1 dup key: { a: \"x\" }\n");
         assert_eq!(parsed.key_value, Some(doc! { "a": "x" }));
-    }
-
-    #[test]
-    fn find_ascii() {
-        assert_eq!(find("a dup key: {", " dup key: {"), Some(1));
-        assert_eq!(find("EE11000", "E11000"), Some(1));
-        assert_eq!(find("ééE1", "E1"), Some(4));
-        assert_eq!(find("abc", "abcd"), None);
-        assert_eq!(find("abc", ""), None);
-        assert_eq!(find("é found value: x", " found value: "), Some(2));
-        assert_eq!(find("found value: ", " found value: "), None);
-        assert_eq!(find("a  dup", " dup"), Some(2));
-        assert_eq!(find("", "a"), None);
     }
 
     #[test]

@@ -68,20 +68,6 @@ pub(crate) enum Follow<'n> {
     End,
 }
 
-/// An empty document, cloned from one built once: `Document::new` seeds a fresh hasher
-/// each time (a tenth of a typical parse); the clones share one random seed, which is
-/// plenty for keys of at most a few dozen fields. The template held one field, since
-/// removed: a clone gets a table sized for three, so a key's first insert does not rehash.
-pub(crate) fn new_document() -> Document {
-    static EMPTY: std::sync::LazyLock<Document> = std::sync::LazyLock::new(|| {
-        let mut doc = Document::new();
-        doc.insert("x", 0);
-        doc.remove("x");
-        doc
-    });
-    EMPTY.clone()
-}
-
 /// One value of any type.
 pub(crate) fn value<'a>(
     input: &'a str,
@@ -89,37 +75,14 @@ pub(crate) fn value<'a>(
     depth: usize,
     quality: &mut Quality,
 ) -> Result<(Bson, &'a str)> {
-    let bytes = input.as_bytes();
-    match bytes.first() {
+    match input.as_bytes().first() {
         Some(b'"') => string(input, follow, quality),
         Some(b'{') => document(input, depth, quality).map(|(d, rest)| (Bson::Document(d), rest)),
         Some(b'[') => array(input, depth, quality).map(|(a, rest)| (Bson::Array(a), rest)),
         Some(b'/') => regex(input, follow),
-        // The most common words first, without reading the word: what `word` would do.
-        Some(b'O') if bytes.starts_with(b"ObjectId(") => object_id(&input["ObjectId".len()..]),
-        Some(b'n') if bytes.starts_with(b"new Date(") => date(&input["new".len()..]),
         Some(_) => word(input, quality),
         None => Err(Error::Expected("a value")),
     }
-}
-
-/// `magnitude` with its sign, when it fits an `i64`.
-fn signed(negative: bool, magnitude: u64) -> Option<i64> {
-    if negative {
-        0i64.checked_sub_unsigned(magnitude)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
-}
-
-/// Leading decimal digits (at least one): their value (`None` past `u64`) and the rest.
-fn unsigned(input: &str) -> Option<(u64, &str)> {
-    let len = input.bytes().take_while(u8::is_ascii_digit).count();
-    let mut value = 0u64;
-    for &b in &input.as_bytes()[..len] {
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    (len > 0).then(|| (value, &input[len..]))
 }
 
 /// `{}` or `{ <name>: <value>, … }`; a name runs to the first `: `.
@@ -129,13 +92,13 @@ pub(crate) fn document<'a>(
     quality: &mut Quality,
 ) -> Result<(Document, &'a str)> {
     if let Some(rest) = input.strip_prefix("{}") {
-        return Ok((new_document(), rest));
+        return Ok((Document::new(), rest));
     }
     let mut rest = input.strip_prefix("{ ").ok_or(Error::Expected("{"))?;
     if depth >= MAX_DEPTH {
         return Err(Error::TooDeep);
     }
-    let mut doc = new_document();
+    let mut doc = Document::new();
     loop {
         let colon = super::find(rest, ": ").ok_or(Error::Expected(": "))?;
         let name = &rest[..colon];
@@ -195,10 +158,9 @@ fn string<'a>(
 /// - `0x` + lower-case hex of bytes that are not UTF-8: newer servers print invalid UTF-8
 ///   that way (a string of valid UTF-8 is never hex-encoded without a collation).
 fn string_is_inexact(content: &str) -> bool {
-    // One byte scan first: U+0001, and 0xEF which starts U+FFFD's encoding.
-    let rare = content.bytes().any(|b| b == 1 || b == 0xEF);
     (content.len() > STRING_CUT && content.ends_with("..."))
-        || (rare && (content.as_bytes().contains(&1) || content.contains('\u{FFFD}')))
+        || content.as_bytes().contains(&1)
+        || content.contains('\u{FFFD}')
         || hex_of_invalid_utf8(content)
 }
 
@@ -455,16 +417,12 @@ fn timestamp(input: &str) -> Result<(Bson, &str)> {
     Ok((Bson::Timestamp(Timestamp { time, increment }), rest))
 }
 
-/// A decimal integer (`-?[0-9]+`, a sign only for signed `T`) of type `T` at the start of
-/// `input`, read digit by digit: what `str::parse` accepts, without a second scan.
-fn integer<T: TryFrom<i64>>(input: &str) -> Result<(T, &str)> {
-    let negative = input.starts_with('-');
-    if negative && T::try_from(-1).is_err() {
-        return Err(Error::Number);
-    }
-    let (magnitude, rest) = unsigned(&input[usize::from(negative)..]).ok_or(Error::Number)?;
-    let value = signed(negative, magnitude).ok_or(Error::Number)?;
-    Ok((T::try_from(value).map_err(|_| Error::Number)?, rest))
+/// A decimal integer (`-?[0-9]+`) of type `T` at the start of `input`.
+fn integer<T: std::str::FromStr>(input: &str) -> Result<(T, &str)> {
+    let sign = usize::from(input.starts_with('-'));
+    let len = sign + input[sign..].bytes().take_while(u8::is_ascii_digit).count();
+    let value = input[..len].parse().map_err(|_| Error::Number)?;
+    Ok((value, &input[len..]))
 }
 
 /// Decodes `hex` (either case) into `out`, which must be exactly half as long.
@@ -478,30 +436,11 @@ fn decode_hex(hex: &str, out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-/// Hex digit values by byte; `INVALID` for bytes that are no hex digit.
-const HEX_DIGITS: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = match b as u8 {
-            d @ b'0'..=b'9' => d - b'0',
-            d @ b'a'..=b'f' => d - b'a' + 10,
-            d @ b'A'..=b'F' => d - b'A' + 10,
-            _ => INVALID,
-        };
-        b += 1;
-    }
-    table
-};
-const INVALID: u8 = 0xFF;
-
+/// Two hex digits (either case) as a byte.
 fn hex_byte(pair: &[u8]) -> Option<u8> {
-    fn digit(b: u8) -> Option<u8> {
-        let d = HEX_DIGITS[usize::from(b)];
-        (d != INVALID).then_some(d)
-    }
+    let digit = |b: u8| char::from(b).to_digit(16);
     match pair {
-        [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
+        [high, low] => u8::try_from(digit(*high)? << 4 | digit(*low)?).ok(),
         _ => None,
     }
 }

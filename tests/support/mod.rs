@@ -14,9 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ClientOptions;
 use mongodb::Client;
+
+pub mod corpus;
+pub mod parse;
 
 /// A running mongod and the watchdog that stops it.
 pub struct Mongod {
@@ -317,4 +320,24 @@ static SECOND: LazyLock<Mongod> = LazyLock::new(start);
 /// A second server, a deployment of its own (started on first use).
 pub fn second_server() -> &'static Mongod {
     &SECOND
+}
+
+/// The name the driver gives an index with these keys (`a_1_b_-1`, `loc_2dsphere`).
+pub fn default_name(keys: &Document) -> String {
+    keys.iter()
+        .map(|(k, v)| match v {
+            Bson::String(s) => format!("{k}_{s}"),
+            other => format!("{k}_{other}"),
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// The full collation MongoDB 6.0.5 reports for `{ locale: "en", strength: 2 }`.
+pub fn collation_en_2() -> Document {
+    doc! {
+        "locale": "en", "caseLevel": false, "caseFirst": "off", "strength": 2,
+        "numericOrdering": false, "alternate": "non-ignorable", "maxVariable": "punct",
+        "normalization": false, "backwards": false, "version": "57.1",
+    }
 }

@@ -1,7 +1,6 @@
 //! One entry of the message corpus (`tests/corpus/server-*.json`): a real server message and
 //! what a correct parser must read from it. Shared by `tests/corpus.rs` (no server) and
 //! `tests/corpus_live.rs` (captures and re-checks the messages against a real mongod).
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 
