@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod codes;
 mod conflict;
 mod conflict_body;

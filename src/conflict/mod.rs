@@ -30,6 +30,10 @@ pub use insert::InsertOrConflict;
 pub use insert_many::{InsertManyOrConflict, InsertManyReport};
 pub use upsert::{UpsertByUnique, UpsertOutcome, Upserted};
 
+// The upsert filter rule, shared with the upsert audit.
+pub(crate) use index_cache::{list_indexes, Indexes};
+pub(crate) use upsert::{equality_fields, unique_index};
+
 /// Seals the extension traits: only [`mongodb::Collection`] implements them.
 mod private {
     pub trait Sealed {}

@@ -398,7 +398,7 @@ async fn upsert<T: Send + Sync>(
 }
 
 /// The filter's fields, when each holds a plain equality value.
-fn equality_fields(filter: &Document) -> Result<Vec<&str>, UpsertError> {
+pub(crate) fn equality_fields(filter: &Document) -> Result<Vec<&str>, UpsertError> {
     if filter.is_empty() {
         return Err(UpsertError::EmptyFilter);
     }
@@ -491,7 +491,10 @@ async fn unique_indexes<T: Send + Sync>(
     }
 }
 
-fn unique_index<'a>(indexes: &'a Indexes, fields: &[&str]) -> Result<&'a Index, UpsertError> {
+pub(crate) fn unique_index<'a>(
+    indexes: &'a Indexes,
+    fields: &[&str],
+) -> Result<&'a Index, UpsertError> {
     if let Some(index) = indexes.unique_on(fields) {
         return Ok(index);
     }
