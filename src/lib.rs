@@ -21,6 +21,9 @@
 //! the exact key: [`InsertOrConflict`], [`InsertManyOrConflict`] (a bulk import's report) and
 //! [`UpsertByUnique`] (an upsert checked against the collection's unique indexes).
 //!
+//! Across a whole application, [`audit::UpsertAudit`] is a command event handler that flags
+//! every upsert whose filter is not plain equality on a unique index's fields.
+//!
 //! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
 //! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
 

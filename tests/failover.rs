@@ -30,9 +30,12 @@ use mongodb::{Client, Collection, IndexModel};
 /// One step-down at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Commands started and failed, by name, as the test's client saw them.
+/// Commands started and failed, by name, as the test's client saw them, and why each failed.
 #[derive(Clone, Default)]
-struct Commands(Arc<Mutex<HashMap<String, (u32, u32)>>>);
+struct Commands(Arc<Mutex<HashMap<String, Seen>>>);
+
+/// (started, failed, failures in one line each) of one command name.
+type Seen = (u32, u32, BTreeSet<String>);
 
 impl Commands {
     fn handler(&self) -> EventHandler<CommandEvent> {
@@ -41,7 +44,11 @@ impl Commands {
             let mut seen = seen.0.lock().unwrap();
             match event {
                 CommandEvent::Started(e) => seen.entry(e.command_name).or_default().0 += 1,
-                CommandEvent::Failed(e) => seen.entry(e.command_name).or_default().1 += 1,
+                CommandEvent::Failed(e) => {
+                    let entry = seen.entry(e.command_name).or_default();
+                    entry.1 += 1;
+                    entry.2.insert(brief(&e.failure));
+                }
                 _ => {}
             }
         })
@@ -49,12 +56,15 @@ impl Commands {
 
     /// (started, failed) of `name`.
     fn of(&self, name: &str) -> (u32, u32) {
-        self.0
-            .lock()
-            .unwrap()
-            .get(name)
-            .copied()
-            .unwrap_or_default()
+        let seen = self.0.lock().unwrap();
+        seen.get(name).map_or((0, 0), |(s, f, _)| (*s, *f))
+    }
+
+    /// The failures of `name`, one line each.
+    fn failures(&self, name: &str) -> Vec<String> {
+        let seen = self.0.lock().unwrap();
+        seen.get(name)
+            .map_or_else(Vec::new, |(_, _, why)| why.iter().cloned().collect())
     }
 }
 
@@ -106,6 +116,20 @@ async fn step_down_when(client: &Client, ready: impl AsyncFn() -> bool) -> (Dura
     }
     let waited = start.elapsed();
     (waited, support::step_down(client).await)
+}
+
+/// A driver error in one line: its server code and labels.
+fn brief(err: &mongodb::error::Error) -> String {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    let code = match &*err.kind {
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => {
+            format!("writeConcernError {} {}", e.code, e.code_name)
+        }
+        ErrorKind::Write(WriteFailure::WriteError(e)) => format!("writeError {}", e.code),
+        ErrorKind::Command(e) => format!("command error {} {}", e.code, e.code_name),
+        other => format!("{other:?}"),
+    };
+    format!("{code}, labels {:?}", err.labels())
 }
 
 const IMPORT: i64 = 100_000;
@@ -205,8 +229,9 @@ async fn an_import_survives_a_step_down() {
 
     let (sent, failed) = commands.of("insert");
     println!(
-        "import of {IMPORT} ({} planted): {took:?} in all; step-down asked after {waited:?}, new primary {stepping:?} later; insert commands started {sent} (1 seed), failed {failed}",
-        planted.len()
+        "import of {IMPORT} ({} planted): {took:?} in all; step-down asked after {waited:?}, new primary {stepping:?} later; insert commands started {sent} (1 seed), failed {failed} {:?}",
+        planted.len(),
+        commands.failures("insert"),
     );
     assert!(failed >= 1, "the step-down interrupted the import");
 }
@@ -249,7 +274,9 @@ async fn a_remove_run_survives_a_step_down() {
             let again = dedupe::remove_duplicates(&coll, &index, Keep::oldest())
                 .await
                 .expect("the re-run finishes");
-            let cause = std::error::Error::source(err).map_or(String::new(), |s| format!("{s:?}"));
+            let cause = std::error::Error::source(err)
+                .and_then(|s| s.downcast_ref::<mongodb::error::Error>())
+                .map_or(String::new(), brief);
             (None, Some((format!("{err}: {cause}"), again.removed())))
         }
     };
@@ -338,7 +365,8 @@ async fn concurrent_upserts_on_a_new_key_survive_a_step_down() {
         })
     })));
     let (waited, stepping) = step_down_when(&client, async || {
-        commands.of("findAndModify").0 >= 1 + calls as u32
+        // The warm-up and all 32 sent.
+        commands.of("findAndModify").0 > calls as u32
     })
     .await;
     let upserts = upserts.await.expect("join");
@@ -379,7 +407,8 @@ async fn concurrent_upserts_on_a_new_key_survive_a_step_down() {
 
     let (sent, failed) = commands.of("findAndModify");
     println!(
-        "{calls} concurrent upserts held in flight: {took:?} in all; step-down asked after {waited:?}, new primary {stepping:?} later; findAndModify started {sent} (1 warm-up), failed {failed}"
+        "{calls} concurrent upserts held in flight: {took:?} in all; step-down asked after {waited:?}, new primary {stepping:?} later; findAndModify started {sent} (1 warm-up), failed {failed} {:?}",
+        commands.failures("findAndModify"),
     );
     assert!(failed >= 1, "the step-down caught upserts in flight");
 }
