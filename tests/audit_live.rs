@@ -11,6 +11,7 @@ use dupkey::audit::{Reason, UpsertAudit, UpsertReport};
 use dupkey::UpsertByUnique;
 use mongodb::bson::{doc, Document};
 use mongodb::event::command::CommandEvent;
+use mongodb::event::EventHandler;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
@@ -81,7 +82,17 @@ async fn users(coll: &Collection<Document>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_the_bad_upserts_are_flagged() {
-    let plain = support::client().await;
+    // The auditor's own client: every `listIndexes` it sends is counted.
+    let lists = Arc::new(AtomicUsize::new(0));
+    let listed = Arc::clone(&lists);
+    let plain = support::client_with(|o| {
+        o.command_event_handler = Some(EventHandler::callback(move |event| {
+            if matches!(&event, CommandEvent::Started(e) if e.command_name == "listIndexes") {
+                listed.fetch_add(1, Ordering::Relaxed);
+            }
+        }))
+    })
+    .await;
     let (audit, seen) = recording(plain.clone());
     let own_events = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&own_events);
@@ -185,6 +196,11 @@ async fn exactly_the_bad_upserts_are_flagged() {
         }
     }
     assert_eq!(audit.unchecked(), 0);
+    assert_eq!(
+        lists.load(Ordering::Relaxed),
+        1,
+        "one index list read for the namespace, through the auditor's client"
+    );
     assert!(
         own_events.load(Ordering::Relaxed) >= 11,
         "the application's own handler sees every command"
