@@ -29,11 +29,15 @@
 //! - `anyhow`: [`IsDuplicate`] for `anyhow::Error`, so `anyhow::Result<T>` answers too.
 //! - `sync`: the write helpers on the driver's blocking API, in `dupkey::sync`.
 //!
+//! Across a whole application, [`audit::UpsertAudit`] is a command event handler that flags
+//! every upsert whose filter is not plain equality on a unique index's fields.
+//!
 //! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
 //! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod codes;
 mod conflict;
 mod conflict_body;

@@ -248,7 +248,9 @@ impl Cached {
 }
 
 /// `listIndexes` on the primary, where the writes it checks go.
-async fn list_indexes<T: Send + Sync>(coll: &Collection<T>) -> mongodb::error::Result<Indexes> {
+pub(crate) async fn list_indexes<T: Send + Sync>(
+    coll: &Collection<T>,
+) -> mongodb::error::Result<Indexes> {
     let db = coll.client().database(&coll.namespace().db);
     let listed = db
         .run_cursor_command(doc! { "listIndexes": coll.name() })

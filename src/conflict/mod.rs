@@ -36,6 +36,11 @@ pub use insert::{Insert, InsertOrConflict};
 pub use insert_many::{InsertMany, InsertManyOrConflict, InsertManyReport};
 pub use upsert::{Upsert, UpsertByUnique, UpsertOutcome, Upserted};
 
+// The upsert filter rule, shared with the upsert audit.
+pub(crate) use index_cache::list_indexes;
+pub(crate) use indexes::Indexes;
+pub(crate) use upsert_rules::{equality_fields, unique_index};
+
 /// Seals the extension traits: only [`mongodb::Collection`] (and, with the `sync` feature,
 /// `mongodb::sync::Collection`) implements them.
 pub(crate) mod private {

@@ -136,7 +136,7 @@ impl Plan {
 }
 
 /// The filter's fields, when each holds a plain equality value.
-fn equality_fields(filter: &Document) -> Result<Vec<&str>, Refusal> {
+pub(crate) fn equality_fields(filter: &Document) -> Result<Vec<&str>, Refusal> {
     if filter.is_empty() {
         return Err(Refusal::EmptyFilter);
     }
@@ -217,7 +217,7 @@ fn set_id(update: &Document) -> Option<&Bson> {
         .find_map(|op| update.get_document(op).ok()?.get("_id"))
 }
 
-fn unique_index<'a>(indexes: &'a Indexes, fields: &[&str]) -> Result<&'a Index, Refusal> {
+pub(crate) fn unique_index<'a>(indexes: &'a Indexes, fields: &[&str]) -> Result<&'a Index, Refusal> {
     if let Some(index) = indexes.unique_on(fields) {
         return Ok(index);
     }
