@@ -29,6 +29,7 @@
 mod codes;
 mod conflict;
 mod conflict_body;
+mod constraint;
 pub mod dedupe;
 mod duplicate_key;
 mod extract;
@@ -36,12 +37,16 @@ mod fields;
 mod is_duplicate;
 mod key_pattern;
 mod parse;
+mod redact;
+mod relaxed;
 
 pub use conflict::{
     InsertManyOrConflict, InsertManyReport, InsertOrConflict, UpsertByUnique, UpsertError,
     UpsertOutcome, Upserted,
 };
 pub use conflict_body::ConflictBody;
+pub use constraint::{Constraint, Drift, UndeclaredIndex, Unique, WhichConstraint};
 pub use duplicate_key::DuplicateKey;
 pub use fields::Fields;
 pub use is_duplicate::IsDuplicate;
+pub use redact::{redacted, Redacted};
