@@ -34,6 +34,8 @@ pub mod dedupe;
 mod duplicate_key;
 mod extract;
 mod fields;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+pub mod http;
 mod is_duplicate;
 mod key_pattern;
 mod parse;
