@@ -130,12 +130,7 @@ async fn a_duplicate_answers_409_with_the_declared_code_and_api_names() {
         json!({ "code": "email_taken", "error": "email is already registered", "fields": ["email"] })
     );
     // The default body leaks nothing: no value, namespace or index.
-    for secret in [
-        "ann@example.com",
-        "email_1",
-        "profile",
-        &db.name().to_owned(),
-    ] {
+    for secret in ["ann@example.com", "email_1", "profile", db.name()] {
         assert!(
             !conflict.text.contains(secret),
             "{secret} in {}",
