@@ -23,6 +23,12 @@
 //!
 //! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
 //! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
+//!
+//! An application declares its unique constraints once with [`constraints!`], then matches
+//! on them (`err.constraint::<UserConstraint>()`, [`WhichConstraint`]), checks them against
+//! the live indexes at startup ([`Drift`]), and, with the `axum` or `actix-web` feature,
+//! answers a duplicate with a typed 409 from nothing but `?` in a handler (`http::HttpError`).
+//! [`redacted`] shows any error in a log line without a duplicated value.
 
 #![warn(missing_docs)]
 

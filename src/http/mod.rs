@@ -62,7 +62,7 @@ impl Format for Problem {
 /// `From` every error [`IsDuplicate`] reads that converts into a boxed error:
 /// `mongodb::error::Error`, [`DuplicateKey`], `Box<dyn Error + Send + Sync>`, so `?` is
 /// the only glue a handler needs. `Display` (and `Debug`) never show a duplicated value:
-/// see [`redacted`](crate::redacted).
+/// see [`redacted`].
 ///
 /// # Examples
 ///
