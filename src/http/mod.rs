@@ -263,3 +263,53 @@ impl<C: Constraint, F: Format> StdError for HttpError<C, F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::constraints! {
+        enum Users {
+            Email = Unique::new("email_taken").on_index("email_1"),
+        }
+    }
+
+    fn dup() -> DuplicateKey {
+        DuplicateKey::from_message("E11000 duplicate key error collection: app.users index: email_1 dup key: { email: \"ann@example.com\" }").unwrap()
+    }
+
+    #[test]
+    fn a_conflict_shows_no_value_in_display_debug_or_body() {
+        let err = HttpError::<Users>::from(dup());
+        let (status, content_type, body) = err.answer();
+        assert_eq!((status, content_type), (409, "application/json"));
+        let body = String::from_utf8(body).unwrap();
+        assert_eq!(
+            body,
+            r#"{"code":"email_taken","error":"email already exists","fields":["email"]}"#
+        );
+        for shown in [err.to_string(), format!("{err:?}"), body] {
+            assert!(!shown.contains("ann@example.com"), "{shown}");
+        }
+        assert_eq!(
+            err.to_string(),
+            r#"E11000 duplicate key for index "email_1" in "app.users""#
+        );
+        assert!(StdError::source(&err).is_none());
+    }
+
+    #[test]
+    fn another_error_is_a_500_with_a_fixed_body() {
+        let err = HttpError::<Users, Problem>::from(mongodb::error::Error::custom("disk full"));
+        let (status, content_type, body) = err.answer();
+        assert_eq!((status, content_type), (500, "application/problem+json"));
+        assert_eq!(
+            body,
+            br#"{"type":"about:blank","title":"Internal Server Error","status":500}"#
+        );
+        assert!(err.internal().is_some() && err.conflict().is_none());
+        // A 500 keeps its body whatever a handler asks of the 409's.
+        let err = err.map_conflict(ConflictBody::with_value);
+        assert_eq!(err.status(), 500);
+    }
+}
