@@ -1,17 +1,30 @@
 //! [`ConflictBody`]: a duplicate key as the body of an HTTP 409 answer.
 
 use mongodb::bson::Document;
-use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::constraint::{self, Constraint, Unique};
+use crate::relaxed::RelaxedDocument;
 use crate::DuplicateKey;
 
+/// The code of a duplicate no declared constraint describes.
+const UNDECLARED: &str = "duplicate_key";
+
 /// A [`DuplicateKey`] as a web service tells its client: a serde view for a 409 Conflict
-/// body, such as `{"error": "email already exists", "fields": ["email"]}`.
+/// body, such as `{"code": "email_taken", "error": "email already exists", "fields":
+/// ["email"]}`, or its RFC 9457 `application/problem+json` form.
 ///
-/// By default it holds field names only. The index, the namespace and the duplicated value
-/// (often personal data, or a hint of what other users hold) appear only when asked for with
-/// the `with_*` methods, and only when known. Serialize it with any serde format; no web
-/// framework is involved.
+/// - `code`: stable and machine-readable: the declared constraint's
+///   ([`Unique::new`](crate::Unique::new)), or `"duplicate_key"` for an index nobody declared.
+/// - `error` (`detail` in problem form): the constraint's message template, rendered; by
+///   default a sentence naming the fields, worded for compound keys.
+/// - `fields`: the key's fields under the API's names ([`Unique::rename`](crate::Unique::rename)).
+///
+/// By default that is all: the index, the namespace and the duplicated value (often personal
+/// data, or a hint of what other users hold) appear only when asked for with the `with_*`
+/// methods, and only when known. Serialize it with any serde format; it deserialises from
+/// either form too, for clients and tests. No web framework is involved.
 ///
 /// # Examples
 ///
@@ -24,54 +37,162 @@ use crate::DuplicateKey;
 /// .unwrap();
 ///
 /// let body = serde_json::to_string(&ConflictBody::new(&dup)).unwrap();
-/// assert_eq!(body, r#"{"error":"email already exists","fields":["email"]}"#);
+/// assert_eq!(body, r#"{"code":"duplicate_key","error":"email already exists","fields":["email"]}"#);
 ///
 /// let body = ConflictBody::new(&dup).with_index().with_namespace().with_value();
 /// assert_eq!(
 ///     serde_json::to_string(&body).unwrap(),
-///     r#"{"error":"email already exists","fields":["email"],"index":"email_1","namespace":"shop.users","value":{"email":"ann@example.com"}}"#
+///     r#"{"code":"duplicate_key","error":"email already exists","fields":["email"],"index":"email_1","namespace":"shop.users","value":{"email":"ann@example.com"}}"#
 /// );
+///
+/// let read: ConflictBody = serde_json::from_str(&serde_json::to_string(&body).unwrap()).unwrap();
+/// assert_eq!(read, body);
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize)]
+///
+/// With the application's constraints ([`constraints!`](crate::constraints)):
+///
+/// ```
+/// # use dupkey::{ConflictBody, DuplicateKey};
+/// dupkey::constraints! {
+///     enum Users {
+///         Handle = Unique::new("handle_taken")
+///             .on_key(&["tenant", "handle"])
+///             .rename(&[("tenant", "tenantId")])
+///             .with_message("{fields} is already taken")
+///             .with_translations(&[("de", "{fields} ist bereits vergeben")]),
+///     }
+/// }
+/// let dup = DuplicateKey::from_message("E11000 duplicate key error collection: app.users index: tenant_1_handle_1 dup key: { tenant: 7, handle: \"ann\" }").unwrap();
+///
+/// let body = ConflictBody::typed::<Users>(&dup);
+/// assert_eq!(body.code(), "handle_taken");
+/// assert_eq!(body.fields(), ["tenantId", "handle"]);
+/// assert_eq!(body.error(), "tenantId and handle is already taken");
+/// assert_eq!(body.in_locale("de-DE").error(), "tenantId and handle ist bereits vergeben");
+/// ```
+#[derive(Clone, Debug)]
 pub struct ConflictBody {
+    code: String,
     error: String,
     fields: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     value: Option<Document>,
-    #[serde(skip)]
-    source: DuplicateKey,
+    problem: Option<Problem>,
+    /// What the body was made from; `None` once deserialised.
+    source: Option<Source>,
+}
+
+/// The RFC 9457 members beyond `detail`.
+#[derive(Clone, Debug, PartialEq)]
+struct Problem {
+    type_uri: String,
+    title: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug)]
+struct Source {
+    dup: DuplicateKey,
+    unique: Option<&'static Unique>,
 }
 
 impl ConflictBody {
-    /// The body for `dup`: an `error` sentence naming the key's fields
-    /// (`"email already exists"`, `"tenant and email already exist"`, or `"a duplicate
-    /// already exists"` when no field is known) and the `fields` list.
+    /// The body for `dup` with no declared constraint: code `"duplicate_key"`, the
+    /// database's field names, and a sentence naming them (`"email already exists"`,
+    /// `"this combination of tenant and email already exists"`, or `"a duplicate already
+    /// exists"` when no field is known).
     ///
     /// # Examples
     ///
     /// ```
     /// # use dupkey::{ConflictBody, DuplicateKey};
     /// let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: tenant_1_email_1 dup key: { tenant: 3, email: \"a@b.c\" }").unwrap();
-    /// assert_eq!(ConflictBody::new(&dup).error(), "tenant and email already exist");
+    /// assert_eq!(ConflictBody::new(&dup).error(), "this combination of tenant and email already exists");
     /// assert_eq!(ConflictBody::new(&dup).fields(), ["tenant", "email"]);
     /// ```
     pub fn new(dup: &DuplicateKey) -> Self {
-        let fields: Vec<String> = dup.fields().map(str::to_owned).collect();
-        ConflictBody {
-            error: sentence(&fields),
+        Self::build(dup, None)
+    }
+
+    /// The body for `dup` as `C` declares it: its code, API field names and message. An
+    /// index `C` does not declare gets [`new`](Self::new)'s body.
+    pub fn typed<C: Constraint>(dup: &DuplicateKey) -> Self {
+        Self::build(dup, constraint::find::<C>(dup).map(C::unique))
+    }
+
+    fn build(dup: &DuplicateKey, unique: Option<&'static Unique>) -> Self {
+        let fields: Vec<String> = match unique {
+            Some(unique) if !unique.key().is_empty() => {
+                { unique.key().iter().map(|f| unique.api_name(f).to_owned()) }.collect()
+            }
+            _ => dup
+                .fields()
+                .map(|f| unique.map_or(f, |u| u.api_name(f)).to_owned())
+                .collect(),
+        };
+        let mut body = ConflictBody {
+            code: unique.map_or(UNDECLARED, Unique::code).to_owned(),
+            error: String::new(),
             fields,
             index: None,
             namespace: None,
             value: None,
-            source: dup.clone(),
+            problem: None,
+            source: Some(Source {
+                dup: dup.clone(),
+                unique,
+            }),
+        };
+        body.error = body.message(None);
+        body
+    }
+
+    /// The message for `locale`: the declared template, rendered, else the sentence.
+    fn message(&self, locale: Option<&str>) -> String {
+        let template = self
+            .source
+            .as_ref()
+            .and_then(|s| s.unique)
+            .and_then(|u| u.template(locale));
+        match template {
+            Some(template) => self.render(template),
+            None => sentence(&self.fields),
         }
     }
 
-    /// Replaces the `error` sentence (for another wording or language).
+    /// `template` with `{fields}` replaced by the field names (`"email"`, `"tenant and
+    /// handle"`, `"a, b and c"`).
+    fn render(&self, template: &str) -> String {
+        template.replace("{fields}", &list(&self.fields))
+    }
+
+    /// Renders the message in `locale` (a language tag such as `"de-AT"`, say from
+    /// `Accept-Language`): the constraint's translation for it, else its default template.
+    pub fn in_locale(mut self, locale: &str) -> Self {
+        if self.source.is_some() {
+            self.error = self.message(Some(locale));
+        }
+        self
+    }
+
+    /// Replaces the message with `template` rendered (`{fields}` becomes the field names):
+    /// for an application's own message catalogue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use dupkey::{ConflictBody, DuplicateKey};
+    /// # let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"a@b.c\" }").unwrap();
+    /// let body = ConflictBody::new(&dup).with_template("{fields}: déjà utilisé");
+    /// assert_eq!(body.error(), "email: déjà utilisé");
+    /// ```
+    pub fn with_template(mut self, template: &str) -> Self {
+        self.error = self.render(template);
+        self
+    }
+
+    /// Replaces the message (for another wording or language).
     ///
     /// # Examples
     ///
@@ -86,6 +207,34 @@ impl ConflictBody {
         self
     }
 
+    /// The RFC 9457 `application/problem+json` form: `type` (the constraint's
+    /// [`with_problem_type`](crate::Unique::with_problem_type), else `"about:blank"`),
+    /// `title` (`"Conflict"`), `status` (409), `detail` (the message), then `code`, `fields`
+    /// and what was opted in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use dupkey::{ConflictBody, DuplicateKey};
+    /// # let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"a@b.c\" }").unwrap();
+    /// let json = serde_json::to_string(&ConflictBody::new(&dup).problem()).unwrap();
+    /// assert_eq!(json, r#"{"type":"about:blank","title":"Conflict","status":409,"detail":"email already exists","code":"duplicate_key","fields":["email"]}"#);
+    /// ```
+    pub fn problem(mut self) -> Self {
+        let type_uri = self
+            .source
+            .as_ref()
+            .and_then(|s| s.unique)
+            .and_then(Unique::problem_type)
+            .unwrap_or("about:blank");
+        self.problem = Some(Problem {
+            type_uri: type_uri.to_owned(),
+            title: "Conflict".to_owned(),
+            status: 409,
+        });
+        self
+    }
+
     /// Adds `"index"`: the unique index's name, when known.
     ///
     /// # Examples
@@ -97,7 +246,9 @@ impl ConflictBody {
     /// assert_eq!(json["index"], "email_1");
     /// ```
     pub fn with_index(mut self) -> Self {
-        self.index = self.source.index().map(str::to_owned);
+        if let Some(source) = &self.source {
+            self.index = source.dup.index().map(str::to_owned);
+        }
         self
     }
 
@@ -112,30 +263,53 @@ impl ConflictBody {
     /// assert_eq!(json["namespace"], "shop.users");
     /// ```
     pub fn with_namespace(mut self) -> Self {
-        self.namespace = match (self.source.database(), self.source.collection()) {
-            (Some(db), Some(coll)) => Some(format!("{db}.{coll}")),
-            _ => None,
-        };
+        if let Some(source) = &self.source {
+            self.namespace = match (source.dup.database(), source.dup.collection()) {
+                (Some(db), Some(coll)) => Some(format!("{db}.{coll}")),
+                _ => None,
+            };
+        }
         self
     }
 
-    /// Adds `"value"`: the duplicated key value, when known exactly. Only for clients that
-    /// may see it: it is the value some other record holds.
+    /// Adds `"value"`: the duplicated key value under the API's field names, as relaxed
+    /// Extended JSON (`42`, `"ann"`, `{"$oid": "..."}`, `{"$date": "2024-01-02T03:04:05Z"}`).
+    /// Only for clients that may see it: it is the value some other record holds.
+    ///
+    /// It is [`DuplicateKey::key_value`], so it is left out whenever that is unknown: when
+    /// the server cut it, or printed collation keys instead of the value. Under a collation,
+    /// the value `insert_or_conflict` reports is the one the caller sent (`"ALICE"`), not
+    /// the stored one it collided with (`"alice"`).
     ///
     /// # Examples
     ///
     /// ```
     /// # use dupkey::{ConflictBody, DuplicateKey};
-    /// # let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: email_1 dup key: { email: \"a@b.c\" }").unwrap();
+    /// let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.carts index: user_1 dup key: { user: ObjectId('65a1b2c3d4e5f60718293a4b') }").unwrap();
     /// let json = serde_json::to_value(ConflictBody::new(&dup).with_value()).unwrap();
-    /// assert_eq!(json["value"]["email"], "a@b.c");
+    /// assert_eq!(json["value"]["user"]["$oid"], "65a1b2c3d4e5f60718293a4b");
     /// ```
     pub fn with_value(mut self) -> Self {
-        self.value = self.source.key_value().cloned();
+        if let Some(source) = &self.source {
+            self.value = source.dup.key_value().map(|value| {
+                value
+                    .iter()
+                    .map(|(path, v)| {
+                        let name = source.unique.map_or(path.as_str(), |u| u.api_name(path));
+                        (name.to_owned(), v.clone())
+                    })
+                    .collect()
+            });
+        }
         self
     }
 
-    /// The `error` sentence.
+    /// The stable code: the constraint's, or `"duplicate_key"`.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The message (`detail` in problem form).
     ///
     /// # Examples
     ///
@@ -148,7 +322,7 @@ impl ConflictBody {
         &self.error
     }
 
-    /// The key's field names.
+    /// The key's field names, as the API names them.
     ///
     /// # Examples
     ///
@@ -160,6 +334,31 @@ impl ConflictBody {
     pub fn fields(&self) -> Vec<&str> {
         self.fields.iter().map(String::as_str).collect()
     }
+
+    /// The index's name, when opted in and known.
+    pub fn index(&self) -> Option<&str> {
+        self.index.as_deref()
+    }
+
+    /// The namespace, when opted in and known.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The duplicated value under the API's field names, when opted in and known.
+    pub fn value(&self) -> Option<&Document> {
+        self.value.as_ref()
+    }
+
+    /// Whether this is the RFC 9457 problem form.
+    pub fn is_problem(&self) -> bool {
+        self.problem.is_some()
+    }
+
+    /// The problem `type` URI, in problem form.
+    pub fn problem_type(&self) -> Option<&str> {
+        self.problem.as_ref().map(|p| p.type_uri.as_str())
+    }
 }
 
 impl From<&DuplicateKey> for ConflictBody {
@@ -168,24 +367,126 @@ impl From<&DuplicateKey> for ConflictBody {
     }
 }
 
-/// `"email already exists"`, `"tenant and email already exist"`, `"a, b and c already exist"`.
+/// Equal when the wire forms are equal.
+impl PartialEq for ConflictBody {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+            && self.error == other.error
+            && self.fields == other.fields
+            && self.index == other.index
+            && self.namespace == other.namespace
+            && self.value == other.value
+            && self.problem == other.problem
+    }
+}
+
+impl Serialize for ConflictBody {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match &self.problem {
+            Some(problem) => {
+                map.serialize_entry("type", &problem.type_uri)?;
+                map.serialize_entry("title", &problem.title)?;
+                map.serialize_entry("status", &problem.status)?;
+                map.serialize_entry("detail", &self.error)?;
+                map.serialize_entry("code", &self.code)?;
+            }
+            None => {
+                map.serialize_entry("code", &self.code)?;
+                map.serialize_entry("error", &self.error)?;
+            }
+        }
+        map.serialize_entry("fields", &self.fields)?;
+        if let Some(index) = &self.index {
+            map.serialize_entry("index", index)?;
+        }
+        if let Some(namespace) = &self.namespace {
+            map.serialize_entry("namespace", namespace)?;
+        }
+        if let Some(value) = &self.value {
+            map.serialize_entry("value", &RelaxedDocument(value))?;
+        }
+        map.end()
+    }
+}
+
+/// Either form, as a client reads it.
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(rename = "type")]
+    type_uri: Option<String>,
+    title: Option<String>,
+    status: Option<u16>,
+    detail: Option<String>,
+    error: Option<String>,
+    code: Option<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+    index: Option<String>,
+    namespace: Option<String>,
+    value: Option<Document>,
+}
+
+impl<'de> Deserialize<'de> for ConflictBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = Wire::deserialize(deserializer)?;
+        let problem = (wire.type_uri.is_some() || wire.status.is_some()).then(|| Problem {
+            type_uri: wire.type_uri.unwrap_or_else(|| "about:blank".to_owned()),
+            title: wire.title.unwrap_or_default(),
+            status: wire.status.unwrap_or(409),
+        });
+        Ok(ConflictBody {
+            code: wire.code.unwrap_or_else(|| UNDECLARED.to_owned()),
+            error: wire.error.or(wire.detail).unwrap_or_default(),
+            fields: wire.fields,
+            index: wire.index,
+            namespace: wire.namespace,
+            value: wire.value,
+            problem,
+            source: None,
+        })
+    }
+}
+
+/// `"email"`, `"tenant and email"`, `"a, b and c"`.
+fn list(fields: &[String]) -> String {
+    match fields {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// `"email already exists"`; for a compound key, `"this combination of tenant and email
+/// already exists"` (neither exists alone).
 fn sentence(fields: &[String]) -> String {
     match fields {
         [] => "a duplicate already exists".to_owned(),
-        [one] => format!("{one} already exists"),
-        [init @ .., last] => format!("{} and {last} already exist", init.join(", ")),
+        [_] => format!("{} already exists", list(fields)),
+        _ => format!("this combination of {} already exists", list(fields)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::doc;
+    use mongodb::bson::{doc, DateTime};
+    use serde_json::json;
 
     fn key(pattern: Document, value: Document) -> DuplicateKey {
         DuplicateKey::from_message("E11000 duplicate key error collection: shop.users")
             .unwrap()
             .with_key(pattern, value)
+    }
+
+    crate::constraints! {
+        enum Users {
+            Email = Unique::new("email_taken")
+                .on_key(&["profile.email"])
+                .rename(&[("profile.email", "email")])
+                .with_problem_type("https://example.com/problems/email-taken"),
+            Handle = Unique::new("handle_taken").on_key(&["tenant", "handle"]),
+        }
     }
 
     #[test]
@@ -195,44 +496,72 @@ mod tests {
         assert_eq!(sentence(&fields(&["email"])), "email already exists");
         assert_eq!(
             sentence(&fields(&["tenant", "email"])),
-            "tenant and email already exist"
+            "this combination of tenant and email already exists"
         );
         assert_eq!(
             sentence(&fields(&["a", "b.c", "d"])),
-            "a, b.c and d already exist"
+            "this combination of a, b.c and d already exists"
         );
     }
 
     #[test]
-    fn only_field_names_by_default() {
+    fn only_code_message_and_fields_by_default() {
         let dup = key(doc! { "email": 1 }, doc! { "email": "ann@example.com" });
         let json = serde_json::to_value(ConflictBody::new(&dup)).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({ "error": "email already exists", "fields": ["email"] })
+            json!({ "code": "duplicate_key", "error": "email already exists", "fields": ["email"] })
+        );
+    }
+
+    #[test]
+    fn a_declared_constraint_names_fields_as_the_api_does() {
+        let dup = key(
+            doc! { "profile.email": 1 },
+            doc! { "profile.email": "ann@example.com" },
+        );
+        let body = ConflictBody::typed::<Users>(&dup);
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({ "code": "email_taken", "error": "email already exists", "fields": ["email"] })
+        );
+        let json = serde_json::to_value(body.with_value().problem()).unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "type": "https://example.com/problems/email-taken",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "email already exists",
+                "code": "email_taken",
+                "fields": ["email"],
+                "value": { "email": "ann@example.com" },
+            })
         );
     }
 
     #[test]
     fn opted_in_parts_appear_only_when_known() {
+        let when = DateTime::from_millis(1_704_164_645_678);
         let dup = key(
-            doc! { "tenant": 1, "email": 1 },
-            doc! { "tenant": 3, "email": "a@b.c" },
+            doc! { "tenant": 1, "handle": 1 },
+            doc! { "tenant": 3_i64, "handle": when },
         );
-        let body = ConflictBody::new(&dup)
+        let body = ConflictBody::typed::<Users>(&dup)
             .with_index()
             .with_namespace()
             .with_value();
         let json = serde_json::to_value(&body).unwrap();
-        // The stub-free parts: the value from the key; index/namespace only when parsed.
         assert_eq!(
-            json["value"],
-            serde_json::json!({ "tenant": 3, "email": "a@b.c" })
+            json,
+            json!({
+                "code": "handle_taken",
+                "error": "this combination of tenant and handle already exists",
+                "fields": ["tenant", "handle"],
+                "namespace": "shop.users",
+                "value": { "tenant": 3, "handle": { "$date": "2024-01-02T03:04:05.678Z" } },
+            })
         );
-        assert_eq!(json["fields"], serde_json::json!(["tenant", "email"]));
-        assert_eq!(json["error"], "tenant and email already exist");
-        let expected_index = dup.index().map(serde_json::Value::from);
-        assert_eq!(json.get("index").cloned(), expected_index);
 
         let bare = DuplicateKey::from_message("E11000 duplicate key error").unwrap();
         let json = serde_json::to_value(
@@ -244,7 +573,39 @@ mod tests {
         .unwrap();
         assert_eq!(
             json,
-            serde_json::json!({ "error": "a duplicate already exists", "fields": [] })
+            json!({ "code": "duplicate_key", "error": "a duplicate already exists", "fields": [] })
+        );
+    }
+
+    #[test]
+    fn collation_keys_are_never_sent() {
+        let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: name_1 collation: { locale: \"en\", strength: 2 } dup key: { name: \"0x293f392d310109\" }").unwrap();
+        let json = serde_json::to_value(ConflictBody::new(&dup).with_value()).unwrap();
+        assert_eq!(json.get("value"), None);
+    }
+
+    #[test]
+    fn deserialises_both_forms() {
+        let dup = key(
+            doc! { "tenant": 1, "handle": 1 },
+            doc! { "tenant": 3, "handle": "x" },
+        );
+        for body in [
+            ConflictBody::typed::<Users>(&dup)
+                .with_value()
+                .with_namespace(),
+            ConflictBody::typed::<Users>(&dup).problem().with_index(),
+        ] {
+            let text = serde_json::to_string(&body).unwrap();
+            let read: ConflictBody = serde_json::from_str(&text).unwrap();
+            assert_eq!(read, body, "{text}");
+            assert_eq!(serde_json::to_string(&read).unwrap(), text);
+        }
+        let old: ConflictBody =
+            serde_json::from_str(r#"{"error":"email already exists","fields":["email"]}"#).unwrap();
+        assert_eq!(
+            (old.code(), old.error(), old.is_problem()),
+            ("duplicate_key", "email already exists", false)
         );
     }
 }

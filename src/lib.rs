@@ -34,6 +34,12 @@
 //!
 //! Before a unique index is built, [`dedupe`] finds and cleans the duplicates; after, a
 //! [`ConflictBody`] answers web clients with a 409 body that leaks no key value.
+//!
+//! An application declares its unique constraints once with [`constraints!`], then matches
+//! on them (`err.constraint::<UserConstraint>()`, [`WhichConstraint`]), checks them against
+//! the live indexes at startup ([`Drift`]), and, with the `axum` or `actix-web` feature,
+//! answers a duplicate with a typed 409 from nothing but `?` in a handler (`http::HttpError`).
+//! [`redacted`] shows any error in a log line without a duplicated value.
 
 #![warn(missing_docs)]
 
@@ -41,13 +47,18 @@ pub mod audit;
 mod codes;
 mod conflict;
 mod conflict_body;
+mod constraint;
 pub mod dedupe;
 mod duplicate_key;
 mod extract;
 mod fields;
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+pub mod http;
 mod is_duplicate;
 mod key_pattern;
 mod parse;
+mod redact;
+mod relaxed;
 mod shell;
 #[cfg(feature = "sync")]
 pub mod sync;
@@ -57,9 +68,11 @@ pub use conflict::{
     UpsertByUnique, UpsertOutcome, Upserted,
 };
 pub use conflict_body::ConflictBody;
+pub use constraint::{Constraint, Drift, UndeclaredIndex, Unique, WhichConstraint};
 pub use duplicate_key::DuplicateKey;
 pub use fields::Fields;
 pub use is_duplicate::IsDuplicate;
+pub use redact::{redacted, Redacted};
 pub use shell::Shell;
 
 /// The actions the write helpers return, as `mongodb::action` holds the driver's.
@@ -69,5 +82,7 @@ pub mod action {
 
 /// The extension traits, in one `use dupkey::prelude::*`.
 pub mod prelude {
-    pub use crate::{InsertManyOrConflict, InsertOrConflict, IsDuplicate, UpsertByUnique};
+    pub use crate::{
+        InsertManyOrConflict, InsertOrConflict, IsDuplicate, UpsertByUnique, WhichConstraint,
+    };
 }

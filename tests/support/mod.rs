@@ -6,6 +6,8 @@
 //! and the watchdog stops mongod and removes the dbpath. No server outlives the tests.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

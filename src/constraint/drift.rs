@@ -1,0 +1,227 @@
+//! [`Drift`]: declared constraints against a collection's live unique indexes.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::ErrorKind;
+use mongodb::options::{ReadPreference, SelectionCriteria};
+use mongodb::Collection;
+
+use super::Constraint;
+
+/// `NamespaceNotFound`: `listIndexes` on a collection that does not exist yet.
+const NAMESPACE_NOT_FOUND: i32 = 26;
+
+/// How a collection's unique indexes differ from the constraints an application declared:
+/// a startup check, so a renamed or dropped index is found before the first conflict is
+/// answered as an unknown one.
+///
+/// `Display` lists the codes of the missing constraints and the names and fields of the
+/// undeclared indexes.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::Drift;
+/// use mongodb::bson::Document;
+///
+/// dupkey::constraints! {
+///     pub enum UserConstraint { Email = Unique::new("email_taken").on_index("email_1") }
+/// }
+///
+/// # async fn startup(users: mongodb::Collection<Document>) -> Result<(), Box<dyn std::error::Error>> {
+/// let drift = Drift::<UserConstraint>::check(&users).await?;
+/// if !drift.is_empty() {
+///     return Err(drift.into()); // "declared constraints with no unique index: email_taken"
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drift<C> {
+    missing: Vec<C>,
+    undeclared: Vec<UndeclaredIndex>,
+}
+
+/// A unique index no declared constraint describes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UndeclaredIndex {
+    name: String,
+    key: Document,
+}
+
+impl UndeclaredIndex {
+    /// The index's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The index's key pattern, such as `{ sku: 1 }`.
+    pub fn key(&self) -> &Document {
+        &self.key
+    }
+}
+
+impl<C: Constraint> Drift<C> {
+    /// Reads the collection's indexes (`listIndexes`, one round trip, on the primary) and
+    /// compares them with `C`'s declarations.
+    ///
+    /// A constraint is there when a unique index agrees with every part it declares (name,
+    /// key fields in any order). The `_id` index is never reported as undeclared. A
+    /// collection that does not exist yet has only its `_id` index.
+    pub async fn check<T: Send + Sync>(coll: &Collection<T>) -> mongodb::error::Result<Self> {
+        let db = coll.client().database(&coll.namespace().db);
+        let listed = db
+            .run_cursor_command(doc! { "listIndexes": coll.name() })
+            .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
+            .await;
+        let specs: Vec<Document> = match listed {
+            Ok(cursor) => cursor.try_collect().await?,
+            Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
+                Vec::new()
+            }
+            Err(err) => return Err(err),
+        };
+        Ok(Self::compare(&specs))
+    }
+
+    /// The drift between `C` and the index specifications `specs` (as `listIndexes` gives).
+    fn compare(specs: &[Document]) -> Self {
+        let mut unique: Vec<(String, Document)> = specs
+            .iter()
+            .filter(|spec| truthy(spec.get("unique")) || is_id(spec.get_document("key").ok()))
+            .filter_map(|spec| {
+                let name = spec.get_str("name").ok()?.to_owned();
+                Some((name, spec.get_document("key").ok()?.clone()))
+            })
+            .collect();
+        if !unique.iter().any(|(_, key)| is_id(Some(key))) {
+            unique.push(("_id_".to_owned(), doc! { "_id": 1 }));
+        }
+        let declares = |c: &C, (name, key): &(String, Document)| {
+            c.unique()
+                .is_declared_as(name, key.keys().map(String::as_str))
+        };
+        let missing = C::ALL
+            .iter()
+            .filter(|c| !unique.iter().any(|index| declares(c, index)))
+            .copied()
+            .collect();
+        let undeclared = unique
+            .iter()
+            .filter(|index| !is_id(Some(&index.1)) && !C::ALL.iter().any(|c| declares(c, index)))
+            .map(|(name, key)| UndeclaredIndex {
+                name: name.clone(),
+                key: key.clone(),
+            })
+            .collect();
+        Drift {
+            missing,
+            undeclared,
+        }
+    }
+
+    /// Declared constraints with no matching unique index.
+    pub fn missing(&self) -> &[C] {
+        &self.missing
+    }
+
+    /// Unique indexes no constraint declares.
+    pub fn undeclared(&self) -> &[UndeclaredIndex] {
+        &self.undeclared
+    }
+
+    /// Whether the declarations and the indexes agree.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.undeclared.is_empty()
+    }
+}
+
+fn is_id(key: Option<&Document>) -> bool {
+    key.is_some_and(|key| key.len() == 1 && key.contains_key("_id"))
+}
+
+fn truthy(value: Option<&Bson>) -> bool {
+    match value {
+        Some(Bson::Boolean(b)) => *b,
+        Some(Bson::Int32(n)) => *n != 0,
+        Some(Bson::Int64(n)) => *n != 0,
+        Some(Bson::Double(n)) => *n != 0.0,
+        _ => false,
+    }
+}
+
+impl<C: Constraint> fmt::Display for Drift<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("declared constraints and unique indexes agree");
+        }
+        if !self.missing.is_empty() {
+            f.write_str("declared constraints with no unique index: ")?;
+            for (i, c) in self.missing.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                write!(f, "{sep}{}", c.unique().code())?;
+            }
+        }
+        if !self.undeclared.is_empty() {
+            let sep = if self.missing.is_empty() { "" } else { "; " };
+            write!(f, "{sep}unique indexes nobody declared: ")?;
+            for (i, index) in self.undeclared.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                let fields: Vec<&str> = index.key.keys().map(String::as_str).collect();
+                write!(f, "{sep}{} ({})", index.name, fields.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<C: Constraint> StdError for Drift<C> {}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::bson::doc;
+
+    use super::*;
+
+    crate::constraints! {
+        enum Users {
+            Email = Unique::new("email_taken").on_index("email_1"),
+            Handle = Unique::new("handle_taken").on_key(&["tenant", "handle"]),
+            Nick = Unique::new("nick_taken").on_index("nick_1").on_key(&["nick"]),
+            Id = Unique::new("id_taken").on_key(&["_id"]),
+        }
+    }
+
+    #[test]
+    fn reports_missing_and_undeclared() {
+        let drift = Drift::<Users>::compare(&[
+            doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" },
+            doc! { "v": 2, "key": { "email": 1 }, "name": "email_1", "unique": true },
+            doc! { "v": 2, "key": { "handle": 1, "tenant": 1 }, "name": "ht", "unique": true },
+            // The right name on the wrong key is not the declared index.
+            doc! { "v": 2, "key": { "nickname": 1 }, "name": "nick_1", "unique": true },
+            doc! { "v": 2, "key": { "sku": 1 }, "name": "sku_1", "unique": true },
+            doc! { "v": 2, "key": { "name": 1 }, "name": "name_1" },
+        ]);
+        assert_eq!(drift.missing(), [Users::Nick]);
+        let names: Vec<&str> = drift.undeclared().iter().map(|i| i.name()).collect();
+        assert_eq!(names, ["nick_1", "sku_1"]);
+        assert_eq!(drift.undeclared()[1].key(), &doc! { "sku": 1 });
+        assert!(!drift.is_empty());
+        assert_eq!(
+            drift.to_string(),
+            "declared constraints with no unique index: nick_taken; \
+             unique indexes nobody declared: nick_1 (nickname), sku_1 (sku)"
+        );
+    }
+
+    #[test]
+    fn a_collection_not_created_yet_has_its_id_index() {
+        let drift = Drift::<Users>::compare(&[]);
+        assert_eq!(drift.missing(), [Users::Email, Users::Handle, Users::Nick]);
+        assert!(drift.undeclared().is_empty());
+    }
+}
