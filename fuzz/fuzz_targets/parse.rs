@@ -1,7 +1,7 @@
 //! Fuzzes the message parser: any text, as lossily decoded bytes, must never panic, and the
 //! answer must say whether the text is a duplicate-key message.
 //!
-//! `bash scripts/fuzz.sh [seconds]` (nightly and cargo-fuzz).
+//! `bash scripts/fuzz.sh [seconds]` (cargo-fuzz; nightly, or stable with `RUSTC_BOOTSTRAP=1`).
 
 #![no_main]
 

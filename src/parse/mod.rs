@@ -327,7 +327,7 @@ fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
 
 /// The byte offset of the first `needle` in `hay`.
 pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
-    hay.find(needle)
+    memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
 }
 
 #[cfg(test)]
