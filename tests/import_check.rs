@@ -52,7 +52,12 @@ async fn rows_collide_as_each_index_compares() {
         IndexOptions::builder().collation(en2()).build(),
     )
     .await;
-    unique(&users, doc! { "tenant": 1, "code": 1 }, IndexOptions::default()).await;
+    unique(
+        &users,
+        doc! { "tenant": 1, "code": 1 },
+        IndexOptions::default(),
+    )
+    .await;
     unique(
         &users,
         doc! { "sku": 1 },
@@ -104,9 +109,17 @@ async fn rows_collide_as_each_index_compares() {
     got.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let expected = vec![
         (0, "email_1".to_owned(), Collider::Stored(Bson::Int32(1))),
-        (0, "tenant_1_code_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+        (
+            0,
+            "tenant_1_code_1".to_owned(),
+            Collider::Stored(Bson::Int32(1)),
+        ),
         (2, "email_1".to_owned(), Collider::Row(1)),
-        (3, "tenant_1_code_1".to_owned(), Collider::Stored(Bson::Int32(2))),
+        (
+            3,
+            "tenant_1_code_1".to_owned(),
+            Collider::Stored(Bson::Int32(2)),
+        ),
         (4, "tenant_1_code_1".to_owned(), Collider::Row(1)),
         (7, "sku_1".to_owned(), Collider::Row(5)),
         (8, "_id_".to_owned(), Collider::Stored(Bson::Int32(2))),
@@ -222,7 +235,10 @@ async fn a_clean_import_and_bad_input() {
 
     let missing = db.collection::<Document>("missing");
     let err = check_import(&missing, vec![doc! {}]).await.unwrap_err();
-    assert!(matches!(err, DedupeError::CollectionNotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, DedupeError::CollectionNotFound { .. }),
+        "{err:?}"
+    );
     let err = check_import(&users, vec![doc! {}])
         .batch_size(0)
         .await
@@ -242,7 +258,13 @@ async fn a_failed_check_drops_its_scratch_collections() {
     ];
     let err = check_import(&places, rows).await.unwrap_err();
     assert!(
-        matches!(err, DedupeError::Driver { operation: "insert", .. }),
+        matches!(
+            err,
+            DedupeError::Driver {
+                operation: "insert",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(db.list_collection_names().await.unwrap(), ["places"]);

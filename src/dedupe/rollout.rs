@@ -356,7 +356,8 @@ impl<'a> RolloutUniqueIndex<'a> {
         };
         if !online {
             tell(&shared, |p| p.step = RolloutStep::Resolve);
-            report.removal = resolve_groups(&collection, index, resolve, batch_size, &shared).await?;
+            report.removal =
+                resolve_groups(&collection, index, resolve, batch_size, &shared).await?;
             tell(&shared, |p| p.step = RolloutStep::Build);
             report.index = create_unique_index(&collection, index).await?;
             tell(&shared, |p| p.step = RolloutStep::Done);
@@ -372,7 +373,12 @@ impl<'a> RolloutUniqueIndex<'a> {
             return Ok(report);
         }
         if started_from != IndexState::Prepared {
-            collmod(&collection, doc! { "name": &name, "prepareUnique": true }, false).await?;
+            collmod(
+                &collection,
+                doc! { "name": &name, "prepareUnique": true },
+                false,
+            )
+            .await?;
         }
 
         tell(&shared, |p| p.step = RolloutStep::CrossCheck);
@@ -380,7 +386,8 @@ impl<'a> RolloutUniqueIndex<'a> {
 
         if report.server_groups > 0 {
             tell(&shared, |p| p.step = RolloutStep::Resolve);
-            report.removal = resolve_groups(&collection, index, resolve, batch_size, &shared).await?;
+            report.removal =
+                resolve_groups(&collection, index, resolve, batch_size, &shared).await?;
         }
 
         tell(&shared, |p| p.step = RolloutStep::Convert);
@@ -571,7 +578,10 @@ async fn cross_check(
         let mut agree = true;
         while let Some(group) = groups.try_next().await? {
             found += 1;
-            let mut numbers = group.ids().iter().map(|id| group_of.get(&format!("{id:?}")));
+            let mut numbers = group
+                .ids()
+                .iter()
+                .map(|id| group_of.get(&format!("{id:?}")));
             let first = numbers.next().flatten();
             agree &= first.is_some_and(|n| violations[*n].len() == group.ids().len())
                 && numbers.all(|n| n == first);
@@ -603,15 +613,16 @@ mod tests {
         let plain = spec(doc! { "key": { "email": 1 }, "name": "email_1" });
         assert!(same_index(&wanted, &plain));
         assert_eq!(state(&plain), IndexState::Plain);
-        let prepared = spec(doc! { "key": { "email": 1 }, "name": "email_1", "prepareUnique": true });
+        let prepared =
+            spec(doc! { "key": { "email": 1 }, "name": "email_1", "prepareUnique": true });
         assert_eq!(state(&prepared), IndexState::Prepared);
         let unique = spec(doc! { "key": { "email": 1 }, "name": "email_1", "unique": true });
         assert_eq!(state(&unique), IndexState::Unique);
-        assert!(!same_index(&wanted, &spec(doc! { "key": { "email": -1 }, "name": "e" })));
         assert!(!same_index(
-            &wanted.clone().with_name("other"),
-            &plain
+            &wanted,
+            &spec(doc! { "key": { "email": -1 }, "name": "e" })
         ));
+        assert!(!same_index(&wanted.clone().with_name("other"), &plain));
         let partial = spec(doc! {
             "key": { "email": 1 }, "name": "email_1",
             "partialFilterExpression": { "active": true },

@@ -74,7 +74,9 @@ fn truthy(value: Option<&Bson>) -> bool {
 }
 
 /// Every index of `collection`, as `listIndexes` lists it.
-pub(crate) async fn list(collection: &Collection<Document>) -> Result<Vec<ServerIndex>, DedupeError> {
+pub(crate) async fn list(
+    collection: &Collection<Document>,
+) -> Result<Vec<ServerIndex>, DedupeError> {
     let namespace = collection.namespace();
     let cursor = collection
         .client()
@@ -190,7 +192,10 @@ mod tests {
         let d = doc! { "a": { "b": 1 }, "c": [1, 2], "n": Bson::Null };
         assert_eq!(value_at(&d, "a.b"), Some(&Bson::Int32(1)));
         assert_eq!(value_at(&d, "a.x"), None);
-        assert_eq!(value_at(&d, "c"), Some(&Bson::Array(vec![1.into(), 2.into()])));
+        assert_eq!(
+            value_at(&d, "c"),
+            Some(&Bson::Array(vec![1.into(), 2.into()]))
+        );
         assert_eq!(value_at(&d, "c.0"), None);
         assert_eq!(value_at(&d, "n"), Some(&Bson::Null));
     }
