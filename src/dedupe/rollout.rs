@@ -565,10 +565,12 @@ async fn cross_check(
         let violations = collmod(collection, doc! { "name": name, "unique": true }, true)
             .await?
             .unwrap_or_default();
-        let mut group_of: HashMap<String, usize> = HashMap::new();
-        for (n, ids) in violations.iter().enumerate() {
+        // Each `_id` by a 64-bit hash, and each group by its size: a fraction of the reply.
+        let sizes: Vec<usize> = violations.iter().map(Vec::len).collect();
+        let mut group_of: HashMap<u64, usize> = HashMap::new();
+        for (n, ids) in violations.into_iter().enumerate() {
             for id in ids {
-                group_of.insert(format!("{id:?}"), n);
+                group_of.insert(id_hash(&id), n);
             }
         }
         let mut groups = find_duplicates(collection, index)
@@ -578,25 +580,39 @@ async fn cross_check(
         let mut agree = true;
         while let Some(group) = groups.try_next().await? {
             found += 1;
-            let mut numbers = group
-                .ids()
-                .iter()
-                .map(|id| group_of.get(&format!("{id:?}")));
+            let mut numbers = group.ids().iter().map(|id| group_of.get(&id_hash(id)));
             let first = numbers.next().flatten();
-            agree &= first.is_some_and(|n| violations[*n].len() == group.ids().len())
+            agree &= first.is_some_and(|n| sizes[*n] == group.ids().len())
                 && numbers.all(|n| n == first);
         }
-        agree &= found == violations.len() as u64;
+        agree &= found == sizes.len() as u64;
         if agree {
             return Ok(found);
         }
         if attempt >= CROSS_CHECKS {
             return Err(DedupeError::Disagreement {
-                server_groups: violations.len() as u64,
+                server_groups: sizes.len() as u64,
                 found_groups: found,
             });
         }
     }
+}
+
+/// A hash of an `_id`'s type and value, without allocating.
+fn id_hash(id: &Bson) -> u64 {
+    use std::fmt::Write;
+    use std::hash::{DefaultHasher, Hasher};
+
+    struct Writer(DefaultHasher);
+    impl Write for Writer {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut writer = Writer(DefaultHasher::new());
+    let _ = write!(writer, "{id:?}");
+    writer.0.finish()
 }
 
 #[cfg(test)]
@@ -632,5 +648,12 @@ mod tests {
             &wanted.with_partial_filter(doc! { "active": true }),
             &partial
         ));
+    }
+
+    #[test]
+    fn ids_hash_by_type_and_value() {
+        assert_eq!(id_hash(&Bson::Int32(1)), id_hash(&Bson::Int32(1)));
+        assert_ne!(id_hash(&Bson::Int32(1)), id_hash(&Bson::Int64(1)));
+        assert_ne!(id_hash(&Bson::from("a")), id_hash(&Bson::from("b")));
     }
 }
