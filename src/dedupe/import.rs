@@ -161,12 +161,13 @@ impl ImportCheck {
         self.with_rows
     }
 
-    /// Conflicts with a stored document.
+    /// Conflicts with a stored document. The rest of [`conflicts`](Self::conflicts) are
+    /// with a [`Collider::Unknown`].
     pub fn with_stored(&self) -> u64 {
         self.with_stored
     }
 
-    /// The unique indexes checked, by name (`_id_` included when rows carry an `_id`).
+    /// The unique indexes checked, by name (`_id_` among them: rows without `_id` pass it).
     pub fn indexes(&self) -> &[String] {
         &self.indexes
     }
@@ -205,7 +206,9 @@ impl ImportCheck {
 /// without `_id` are not checked on `_id_` (the driver gives them a fresh one). Key fields
 /// of other indexes are copied into the scratch collection by their top-level field, with
 /// the row's `_id` left out: a partial filter or a compound key naming `_id` is not
-/// supported. The collection must exist ([`DedupeError::CollectionNotFound`]).
+/// supported. On a unique text or geo index, rows are checked against each other only,
+/// their holder [`Collider::Unknown`]. The collection must exist
+/// ([`DedupeError::CollectionNotFound`]).
 ///
 /// # Examples
 ///
