@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Bson, Document, RawDocument};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
@@ -397,7 +397,7 @@ impl<'a> RolloutUniqueIndex<'a> {
                 // New duplicates are refused since the prepare step: what is left is a group
                 // the aggregation did not see.
                 return Err(DedupeError::Disagreement {
-                    server_groups: violations.len() as u64,
+                    server_groups: violations.sizes.len() as u64,
                     found_groups: 0,
                 });
             }
@@ -501,13 +501,38 @@ async fn create_plain(
     Ok(created.index_name)
 }
 
+/// The groups of a refused conversion: each `_id` by a 64-bit hash, each group by its size,
+/// read straight from the raw reply (a fraction of its parsed size).
+#[derive(Default)]
+struct Violations {
+    sizes: Vec<usize>,
+    group_of: HashMap<u64, usize>,
+}
+
+impl Violations {
+    fn read(reply: &RawDocument) -> Option<Self> {
+        let mut violations = Violations::default();
+        for (n, entry) in reply.get_array("violations").ok()?.into_iter().enumerate() {
+            let ids = entry.ok()?.as_document()?.get_array("ids").ok()?;
+            let mut size = 0;
+            for id in ids {
+                let id = Bson::try_from(id.ok()?).ok()?;
+                violations.group_of.insert(id_hash(&id), n);
+                size += 1;
+            }
+            violations.sizes.push(size);
+        }
+        Some(violations)
+    }
+}
+
 /// `collMod { index: <change> }`; with `dry_run`, only checks. A refusal for duplicates
-/// answers their groups (`violations`), `None` meaning none.
+/// answers their groups, `None` meaning none.
 async fn collmod(
     collection: &Collection<Document>,
     change: Document,
     dry_run: bool,
-) -> Result<Option<Vec<Vec<Bson>>>, DedupeError> {
+) -> Result<Option<Violations>, DedupeError> {
     let namespace = collection.namespace();
     let mut command = doc! { "collMod": &namespace.coll, "index": change };
     if dry_run {
@@ -528,27 +553,12 @@ async fn collmod(
             source: err,
         });
     }
-    let violations = err
-        .server_response()
-        .and_then(|raw| Document::try_from(&**raw).ok())
-        .and_then(|reply| reply.get_array("violations").ok().cloned())
+    err.server_response()
+        .and_then(|raw| Violations::read(raw))
+        .map(Some)
         .ok_or(DedupeError::Reply {
-            detail: "a refused conversion without its violations",
-        })?;
-    let groups = violations
-        .into_iter()
-        .map(|v| match v {
-            Bson::Document(mut v) => match v.remove("ids") {
-                Some(Bson::Array(ids)) => Ok(ids),
-                _ => Err(()),
-            },
-            _ => Err(()),
+            detail: "a refused conversion without readable violations",
         })
-        .collect::<Result<Vec<_>, ()>>()
-        .map_err(|()| DedupeError::Reply {
-            detail: "a violation without its ids",
-        })?;
-    Ok(Some(groups))
 }
 
 /// Compares the server's dry-run violations with [`find_duplicates`]' groups, group by
@@ -562,17 +572,10 @@ async fn cross_check(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let violations = collmod(collection, doc! { "name": name, "unique": true }, true)
-            .await?
-            .unwrap_or_default();
-        // Each `_id` by a 64-bit hash, and each group by its size: a fraction of the reply.
-        let sizes: Vec<usize> = violations.iter().map(Vec::len).collect();
-        let mut group_of: HashMap<u64, usize> = HashMap::new();
-        for (n, ids) in violations.into_iter().enumerate() {
-            for id in ids {
-                group_of.insert(id_hash(&id), n);
-            }
-        }
+        let Violations { sizes, group_of } =
+            collmod(collection, doc! { "name": name, "unique": true }, true)
+                .await?
+                .unwrap_or_default();
         let mut groups = find_duplicates(collection, index)
             .max_ids_per_group(i32::MAX as usize)
             .await?;
