@@ -304,7 +304,7 @@ fn matches(wanted: &UniqueIndex, model: &IndexModel) -> bool {
         && same_collation(wanted.collation(), options.collation.as_ref())
 }
 
-fn sign(direction: &Bson) -> Option<bool> {
+pub(crate) fn sign(direction: &Bson) -> Option<bool> {
     match direction {
         Bson::Int32(d) => Some(*d > 0),
         Bson::Int64(d) => Some(*d > 0),
@@ -314,7 +314,7 @@ fn sign(direction: &Bson) -> Option<bool> {
 }
 
 /// The server fills in every option; only those the caller gave are compared.
-fn same_collation(wanted: Option<&Collation>, found: Option<&Collation>) -> bool {
+pub(crate) fn same_collation(wanted: Option<&Collation>, found: Option<&Collation>) -> bool {
     let as_doc = |c: &Collation| bson::to_document(c).ok();
     match (wanted, found) {
         (None, None) => true,

@@ -125,6 +125,17 @@ pub enum DedupeError {
         source: mongodb::error::Error,
     },
 
+    /// The server's violations report (`collMod ... unique: true, dryRun: true`) and the
+    /// aggregation disagree on the duplicate groups: nothing was deleted, and the index was
+    /// not converted.
+    #[error("the server reports {server_groups} duplicate groups, the aggregation {found_groups}")]
+    Disagreement {
+        /// Groups in the server's report.
+        server_groups: u64,
+        /// Groups the aggregation found.
+        found_groups: u64,
+    },
+
     /// The server answered something this module cannot read.
     #[error("unexpected reply from the server: {detail}")]
     Reply {

@@ -8,6 +8,13 @@
 //!    [`DedupeError::Duplicates`] instead of a late server failure;
 //! 4. [`verify`]: no duplicates left, and the unique index is there.
 //!
+//! Around them:
+//! - [`check_import`]: which rows of an import would collide (with each other, with stored
+//!   documents) on the collection's unique indexes, before anything is written;
+//! - [`rollout_unique_index`]: on MongoDB 6.0+, the index is made to refuse new duplicates
+//!   first (`prepareUnique`), then cleaned and converted, so no duplicate slips in between;
+//!   older servers take steps 2 and 3, which leave that window.
+//!
 //! Every step takes the [`UniqueIndex`] to be built, so it compares keys as that index
 //! will: under its collation, among the documents its partial filter selects.
 //!
@@ -47,12 +54,24 @@
 mod build;
 mod error;
 mod find;
+mod import;
 mod pipeline;
 mod remove;
+mod rollout;
+mod scratch;
+mod server_index;
 mod spec;
 
 pub use build::{create_unique_index, verify, CreateUniqueIndex, Verification};
 pub use error::DedupeError;
 pub use find::{find_duplicates, DuplicateGroup, DuplicateGroups, FindDuplicates, Progress};
+pub use import::{
+    check_import, check_import_stream, CheckImport, Collider, ImportCheck, ImportProgress,
+    RowConflict,
+};
 pub use remove::{remove_duplicates, Keep, Removal, RemoveDuplicates, Resolution};
+pub use rollout::{
+    rollout_unique_index, IndexState, Resolve, Rollout, RolloutProgress, RolloutStep,
+    RolloutUniqueIndex,
+};
 pub use spec::UniqueIndex;

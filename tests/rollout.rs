@@ -1,0 +1,323 @@
+//! `dupkey::dedupe::rollout_unique_index` against a real mongod (6.0): prepare, cross-check,
+//! resolve, convert, with writers racing it, resumed after an interruption.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dupkey::dedupe::{
+    rollout_unique_index, verify, DedupeError, IndexState, Keep, RolloutStep, UniqueIndex,
+};
+use dupkey::IsDuplicate;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::{Collation, CollationStrength, IndexOptions};
+use mongodb::{Collection, Database, IndexModel};
+
+async fn database(prefix: &str) -> Database {
+    support::client()
+        .await
+        .database(&support::unique_db(prefix))
+}
+
+/// `total` documents, `_id` 0.., whose first `groups * 3` share `groups` emails three by
+/// three (`dup<g>@example.com`, in mixed case); the rest are unique.
+async fn load(coll: &Collection<Document>, total: i32, groups: i32) {
+    let docs: Vec<Document> = (0..total)
+        .map(|i| {
+            let email = if i < groups * 3 {
+                let g = i % groups;
+                if i < groups {
+                    format!("dup{g}@example.com")
+                } else {
+                    format!("DUP{g}@example.com")
+                }
+            } else {
+                format!("user{i}@example.com")
+            };
+            doc! { "_id": i, "email": email }
+        })
+        .collect();
+    for chunk in docs.chunks(10_000) {
+        coll.insert_many(chunk.to_vec()).await.expect("insert_many");
+    }
+}
+
+fn en2() -> Collation {
+    Collation::builder()
+        .locale("en")
+        .strength(CollationStrength::Secondary)
+        .build()
+}
+
+async fn index_spec(coll: &Collection<Document>, name: &str) -> Document {
+    use futures_util::TryStreamExt;
+    let ns = coll.namespace();
+    let specs: Vec<Document> = coll
+        .client()
+        .database(&ns.db)
+        .run_cursor_command(doc! { "listIndexes": &ns.coll })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    specs
+        .into_iter()
+        .find(|s| s.get_str("name") == Ok(name))
+        .expect("index")
+}
+
+#[tokio::test]
+async fn a_writer_racing_the_rollout_is_refused_with_typed_conflicts() {
+    let db = database("rollout_live").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 20_000, 2_000).await;
+    let index = UniqueIndex::new(["email"]).with_collation(en2());
+
+    // The writer: inserts a copy of a duplicated key, then a fresh key twice, over and over,
+    // until the rollout is over and a few rounds more.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let users = users.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let (mut accepted, mut refused, mut after_stop) = (0u32, Vec::new(), 0);
+            let mut n = 0;
+            while after_stop < 20 {
+                if stop.load(Ordering::Relaxed) {
+                    after_stop += 1;
+                }
+                n += 1;
+                let docs = [
+                    doc! { "_id": format!("w{n}a"), "email": format!("Dup{}@Example.com", n % 2_000) },
+                    doc! { "_id": format!("w{n}b"), "email": format!("fresh{n}@example.com") },
+                    doc! { "_id": format!("w{n}c"), "email": format!("FRESH{n}@example.com") },
+                ];
+                for doc in docs {
+                    match users.insert_one(doc).await {
+                        Ok(_) => accepted += 1,
+                        Err(err) => refused.push(err),
+                    }
+                }
+            }
+            (accepted, refused)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let steps = Arc::new(Mutex::new(Vec::new()));
+    let seen = steps.clone();
+    let done = rollout_unique_index(&users, &index, Keep::oldest())
+        .batch_size(100)
+        .on_progress(move |p| {
+            let mut steps = seen.lock().unwrap();
+            if steps.last() != Some(&p.step()) {
+                steps.push(p.step());
+            }
+        })
+        .await
+        .expect("rollout");
+    stop.store(true, Ordering::Relaxed);
+    let (accepted, refused) = writer.await.unwrap();
+
+    assert_eq!(done.index(), "email_1");
+    assert_eq!(done.started_from(), IndexState::Missing);
+    assert!(done.is_online());
+    assert!(done.server_groups() >= 2_000, "{}", done.server_groups());
+    assert_eq!(
+        *steps.lock().unwrap(),
+        [
+            RolloutStep::CrossCheck,
+            RolloutStep::Resolve,
+            RolloutStep::Convert,
+            RolloutStep::Done
+        ]
+    );
+    // Every refused insert came back as a typed conflict on the index being rolled out.
+    assert!(refused.len() >= 40, "{} refused", refused.len());
+    for err in &refused {
+        assert!(err.is_duplicate(), "{err:?}");
+        let key = err.duplicate_key().expect("a DuplicateKey");
+        assert_eq!(key.index(), Some("email_1"), "{key:?}");
+    }
+    assert!(accepted > 0);
+    let check = verify(&users, &index).await.expect("verify");
+    assert!(check.is_verified(), "{check:?}");
+    assert_eq!(
+        index_spec(&users, "email_1").await.get_bool("unique"),
+        Ok(true)
+    );
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn prepared_new_duplicates_are_refused_while_old_ones_stay() {
+    let db = database("rollout_prepare").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 100, 10).await;
+    users
+        .create_index(IndexModel::builder().keys(doc! { "email": 1 }).build())
+        .await
+        .unwrap();
+    db.run_command(
+        doc! { "collMod": "users", "index": { "name": "email_1", "prepareUnique": true } },
+    )
+    .await
+    .unwrap();
+    let err = users
+        .insert_one(doc! { "email": "dup3@example.com" })
+        .await
+        .unwrap_err();
+    assert!(err.is_duplicate());
+    assert_eq!(err.duplicate_key().unwrap().index(), Some("email_1"));
+
+    // Resumes from the prepared index: byte-wise, 20 groups of "dup" and "DUP".
+    let index = UniqueIndex::new(["email"]);
+    let done = rollout_unique_index(&users, &index, Keep::newest())
+        .await
+        .expect("rollout");
+    assert_eq!(done.started_from(), IndexState::Prepared);
+    assert_eq!(done.server_groups(), 10);
+    assert_eq!(done.removal().removed(), 10);
+    let left: Vec<Bson> = support::documents(&users)
+        .await
+        .into_iter()
+        .filter(|d| d.get_str("email").unwrap().starts_with("DUP"))
+        .map(|d| d.get("_id").unwrap().clone())
+        .collect();
+    assert_eq!(left, (20..30).map(Bson::Int32).collect::<Vec<_>>());
+    assert!(verify(&users, &index).await.unwrap().is_verified());
+
+    // On a unique index, a re-run changes nothing.
+    let again = rollout_unique_index(&users, &index, Keep::newest())
+        .await
+        .expect("rollout");
+    assert_eq!(again.started_from(), IndexState::Unique);
+    assert_eq!(again.removal().removed(), 0);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_interrupted_rollout_converges_when_run_again() {
+    let db = database("rollout_resume").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 30_000, 3_000).await;
+    let plain = IndexModel::builder()
+        .keys(doc! { "email": 1 })
+        .options(IndexOptions::builder().collation(en2()).build())
+        .build();
+    users.create_index(plain).await.unwrap();
+    let index = UniqueIndex::new(["email"]).with_collation(en2());
+    // Interrupted (its task aborted) once it has deleted 100 documents.
+    let deleting = Arc::new(AtomicBool::new(false));
+    let task = {
+        let users = users.clone();
+        let index = index.clone();
+        let deleting = deleting.clone();
+        tokio::spawn(async move {
+            rollout_unique_index(&users, &index, Keep::oldest())
+                .batch_size(10)
+                .on_progress(move |p| {
+                    if p.removed() >= 100 {
+                        deleting.store(true, Ordering::Relaxed);
+                    }
+                })
+                .await
+        })
+    };
+    while !deleting.load(Ordering::Relaxed) {
+        assert!(
+            !task.is_finished(),
+            "the rollout ended before it was interrupted"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let spec = index_spec_by_collation(&users).await;
+    assert_eq!(spec.get_bool("prepareUnique"), Ok(true));
+    assert!(spec.get("unique").is_none());
+
+    let done = rollout_unique_index(&users, &index, Keep::oldest())
+        .await
+        .expect("rollout");
+    assert_eq!(done.started_from(), IndexState::Prepared);
+    assert!(done.server_groups() > 0 && done.server_groups() < 3_000);
+    assert!(verify(&users, &index).await.unwrap().is_verified());
+    // Oldest kept: the lower-case first third.
+    assert_eq!(
+        users.count_documents(doc! {}).await.unwrap(),
+        30_000 - 6_000
+    );
+    db.drop().await.unwrap();
+}
+
+/// The spec of the index with a collation.
+async fn index_spec_by_collation(coll: &Collection<Document>) -> Document {
+    use futures_util::TryStreamExt;
+    let ns = coll.namespace();
+    let specs: Vec<Document> = coll
+        .client()
+        .database(&ns.db)
+        .run_cursor_command(doc! { "listIndexes": &ns.coll })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    specs
+        .into_iter()
+        .find(|s| s.contains_key("collation"))
+        .expect("index with a collation")
+}
+
+#[tokio::test]
+async fn partial_indexes_and_the_checked_build_fallback() {
+    let db = database("rollout_partial").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 1_000, 100).await;
+    users
+        .update_many(
+            doc! { "_id": { "$gte": 50 } },
+            doc! { "$set": { "live": true } },
+        )
+        .await
+        .unwrap();
+    // Groups 0..49 have their lower-case member out of the filter: two left, still a group.
+    let index = UniqueIndex::new(["email"])
+        .with_collation(en2())
+        .with_partial_filter(doc! { "live": true })
+        .with_name("live_email");
+    let done = rollout_unique_index(&users, &index, Keep::oldest())
+        .await
+        .expect("rollout");
+    assert_eq!(done.index(), "live_email");
+    assert_eq!(done.server_groups(), 100);
+    assert_eq!(done.removal().removed(), 150);
+    assert!(verify(&users, &index).await.unwrap().is_verified());
+
+    // The checked build: no prepare step, with its window.
+    let other = db.collection::<Document>("other");
+    load(&other, 1_000, 100).await;
+    let index = UniqueIndex::new(["email"]).with_collation(en2());
+    let done = rollout_unique_index(&other, &index, Keep::oldest())
+        .online(false)
+        .await
+        .expect("rollout");
+    assert!(!done.is_online());
+    assert_eq!(done.started_from(), IndexState::Missing);
+    assert_eq!(done.removal().removed(), 200);
+    assert!(verify(&other, &index).await.unwrap().is_verified());
+
+    let missing = db.collection::<Document>("missing");
+    let err = rollout_unique_index(&missing, &index, Keep::oldest())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DedupeError::CollectionNotFound { .. }),
+        "{err:?}"
+    );
+    db.drop().await.unwrap();
+}
