@@ -267,7 +267,7 @@ impl<'a> ResolveDuplicates<'a> {
                 let mut best: Option<&(usize, Vec<u8>)> = None;
                 for member in &members {
                     best = match best {
-                        Some(b) if !prefer(original(member), original(b)).await => Some(b),
+                        Some(b) if !prefer.prefer(original(member), original(b)).await => Some(b),
                         _ => Some(member),
                     };
                 }

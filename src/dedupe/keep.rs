@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
 use mongodb::bson::{Bson, Document};
@@ -12,8 +13,28 @@ use super::DuplicateGroup;
 /// A caller's choice of survivor by `_id`.
 pub(crate) type Chooser<'a> = Box<dyn FnMut(&DuplicateGroup) -> Option<Bson> + Send + 'a>;
 /// A caller's preference between two documents: whether the first beats the second.
-pub(crate) type Preferrer<'a> =
-    Box<dyn FnMut(&Document, &Document) -> BoxFuture<'a, bool> + Send + 'a>;
+pub(crate) type Preferrer<'a> = Box<dyn Prefer + 'a>;
+
+/// [`Keep::prefer`]'s function, its future boxed. A trait object, not a boxed closure
+/// returning a boxed future, so that `Keep<'a>` stays covariant in `'a`.
+pub(crate) trait Prefer: Send {
+    fn prefer<'s>(&'s mut self, candidate: &Document, best: &Document) -> BoxFuture<'s, bool>;
+}
+
+struct PreferFn<F, Fut> {
+    prefer: F,
+    future: PhantomData<fn() -> Fut>,
+}
+
+impl<F, Fut> Prefer for PreferFn<F, Fut>
+where
+    F: FnMut(&Document, &Document) -> Fut + Send,
+    Fut: Future<Output = bool> + Send,
+{
+    fn prefer<'s>(&'s mut self, candidate: &Document, best: &Document) -> BoxFuture<'s, bool> {
+        Box::pin((self.prefer)(candidate, best))
+    }
+}
 
 /// Which document of each duplicate group survives [`remove_duplicates`].
 ///
@@ -149,13 +170,14 @@ impl<'a> Keep<'a> {
     ///     std::future::ready(candidate.len() > best.len())
     /// });
     /// ```
-    pub fn prefer<F>(mut prefer: impl FnMut(&Document, &Document) -> F + Send + 'a) -> Self
+    pub fn prefer<F>(prefer: impl FnMut(&Document, &Document) -> F + Send + 'a) -> Self
     where
         F: Future<Output = bool> + Send + 'a,
     {
         Keep {
-            inner: Strategy::Prefer(Box::new(move |candidate, best| {
-                Box::pin(prefer(candidate, best))
+            inner: Strategy::Prefer(Box::new(PreferFn {
+                prefer,
+                future: PhantomData,
             })),
         }
     }
