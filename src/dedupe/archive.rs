@@ -9,8 +9,9 @@
 //!                change: <replacement or update> (when changed, not deleted) }, ... ] }
 //! ```
 //!
-//! The index `{ run: 1, "entries.id": 1 }` finds what a run already archived, so a re-run
-//! keeps the first (original) version of each document and repeats the planned change.
+//! The index `{ run: 1, "entries.id": 1 }` (built when a run is run again) finds what the run
+//! already archived, so a re-run keeps the first (original) version of each document and
+//! repeats the planned change.
 
 use std::collections::HashMap;
 
@@ -81,8 +82,12 @@ impl Archive {
         &self.run
     }
 
-    /// Builds the lookup index; whether the run has archived nothing yet.
+    /// Whether the run has archived nothing yet; when it has, builds the lookup index
+    /// first. A fresh run never looks up, so its inserts do not pay for the index.
     pub(crate) async fn prepare(&self) -> Result<bool, DedupeError> {
+        if self.is_fresh().await? {
+            return Ok(true);
+        }
         let index = IndexModel::builder()
             .keys(doc! { "run": 1, "entries.id": 1 })
             .build();
@@ -90,7 +95,7 @@ impl Archive {
             .create_index(index)
             .await
             .map_err(DedupeError::driver("createIndexes"))?;
-        self.is_fresh().await
+        Ok(false)
     }
 
     /// Whether the run has archived nothing yet.

@@ -8,6 +8,8 @@ use futures_util::future::BoxFuture;
 use mongodb::bson::{Bson, Document};
 
 use super::pipeline::SortKey;
+#[cfg(doc)]
+use super::DedupeError;
 use super::DuplicateGroup;
 
 /// A caller's choice of survivor by `_id`.
@@ -36,7 +38,8 @@ where
     }
 }
 
-/// Which document of each duplicate group survives [`remove_duplicates`].
+/// Which document of each duplicate group survives a
+/// [`remove_duplicates`](super::remove_duplicates), merge or re-key.
 ///
 /// The sorted strategies are computed by the server while it groups, over the whole group,
 /// so a re-run after an interruption picks the same survivor: deleting the others never
@@ -156,7 +159,7 @@ impl<'a> Keep<'a> {
     /// candidate are held, and `prefer` may wait on anything (a lookup elsewhere, say).
     ///
     /// The whole group must be listed: a group larger than the id limit stops the run
-    /// ([`DedupeError::GroupTooLarge`](super::DedupeError::GroupTooLarge)) before anything of
+    /// ([`DedupeError::GroupTooLarge`]) before anything of
     /// it is written. On a re-run after an interruption, documents this run already changed
     /// are shown as archived, so the same survivor comes out.
     ///

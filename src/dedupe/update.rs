@@ -78,10 +78,7 @@ pub(crate) async fn update(
                 ));
             }
         }
-        if let Ok(Bson::Document(error)) = reply
-            .get_document("writeConcernError")
-            .map(|d| Bson::Document(d.clone()))
-        {
+        if let Ok(error) = reply.get_document("writeConcernError") {
             return Err(DedupeError::Refused {
                 operation: "update",
                 code: error.get_i32("code").unwrap_or(0),
