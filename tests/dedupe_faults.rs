@@ -107,7 +107,7 @@ async fn every_boundary(name: &str, build: Build) {
     // The uninterrupted run: its end state, and its write count.
     let (coll, archive) = fresh(&db).await;
     build(&coll, &index, archive.clone())
-        .batch_size(3)
+        .batch_size(1)
         .await
         .unwrap();
     let end = state(&coll).await;
@@ -117,7 +117,7 @@ async fn every_boundary(name: &str, build: Build) {
     for k in 0.. {
         let (coll, archive) = fresh(&db).await;
         match build(&coll, &index, archive.clone())
-            .batch_size(3)
+            .batch_size(1)
             .fail_before_write(k)
             .await
         {
@@ -127,7 +127,7 @@ async fn every_boundary(name: &str, build: Build) {
         }
         stopped += 1;
         build(&coll, &index, archive.clone())
-            .batch_size(3)
+            .batch_size(1)
             .await
             .unwrap();
         assert_eq!(
@@ -143,13 +143,13 @@ async fn every_boundary(name: &str, build: Build) {
             "{name}: restored after a stop at {k}"
         );
     }
-    assert!(stopped >= 6, "{name}: only {stopped} write boundaries");
+    assert!(stopped >= 8, "{name}: only {stopped} write boundaries");
 
     // A restore stopped at each of its writes, then run again.
     for k in 0.. {
         let (coll, archive) = fresh(&db).await;
         build(&coll, &index, archive.clone())
-            .batch_size(3)
+            .batch_size(1)
             .await
             .unwrap();
         match restore(&coll, &archive)

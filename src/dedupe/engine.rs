@@ -1,7 +1,8 @@
 //! The run behind [`ResolveDuplicates`]: groups in, batches of archive, update and delete
 //! commands out.
 //!
-//! Per batch of groups (about `batch_size` documents), in this order:
+//! Per batch of groups (about `batch_size` documents, ten times that with an archive), in
+//! this order:
 //! 1. read the documents (when anything needs them) and what the run already archived of
 //!    them: the archived version is the original;
 //! 2. pick each survivor, plan each change from the originals (or repeat the change the
@@ -28,6 +29,10 @@ use super::update;
 use super::{
     DedupeError, DuplicateGroup, DuplicateGroups, Progress, Report, Resolution, UniqueIndex,
 };
+
+/// Write batches planned (and archived) together: each write command waits for its write
+/// concern, so archiving costs one insert per this many deletes, not one per delete.
+const ARCHIVED_BATCHES: usize = 10;
 
 /// The writes one batch plans.
 #[derive(Default)]
@@ -84,7 +89,7 @@ impl<'a> ResolveDuplicates<'a> {
                 }
                 pending_ids += group.ids.len();
                 pending.push(group);
-                if pending_ids >= self.batch_size {
+                if pending_ids >= self.planned_documents() {
                     let batch = std::mem::take(&mut pending);
                     pending_ids = 0;
                     self.batch(batch, fresh, &mut report, &mut progress).await?;
@@ -107,6 +112,15 @@ impl<'a> ResolveDuplicates<'a> {
     fn report(&mut self, progress: &Progress) {
         if let Some(callback) = &mut self.on_progress {
             callback(progress);
+        }
+    }
+
+    /// How many documents a batch plans: `batch_size`, or with an archive, that many
+    /// times [`ARCHIVED_BATCHES`], so that one archive insert serves several write batches.
+    fn planned_documents(&self) -> usize {
+        match self.archive {
+            Some(_) => self.batch_size.saturating_mul(ARCHIVED_BATCHES),
+            None => self.batch_size,
         }
     }
 

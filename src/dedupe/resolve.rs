@@ -258,7 +258,9 @@ impl<'a> ResolveDuplicates<'a> {
         self
     }
 
-    /// Writes at most `size` documents per command (default 1,000; at least 1).
+    /// Deletes or updates at most `size` documents per command (default 1,000; at least
+    /// 1). With an archive, ten such batches are read and archived together, in one insert
+    /// (more when they exceed 8 MiB), so client memory holds up to ten batches' documents.
     ///
     /// # Examples
     ///
