@@ -1,33 +1,36 @@
-//! examples/dedupe.rs: its `run` called with arguments and output buffers, against a real
-//! mongod. (Cargo gives tests no path to an example's binary, so the logic lives in a
-//! function this test includes.)
+//! The `dupkey` binary (feature `cli`), run as a user runs it, against a real mongod.
 
 mod support;
 
-#[path = "../examples/dedupe.rs"]
-mod cli;
+use std::process::Command;
 
 use mongodb::bson::{doc, Document};
-use mongodb::Collection;
+use mongodb::{Collection, IndexModel};
 
-async fn run(args: &[&str]) -> (u8, String, String) {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = cli::run(&args, &mut out, &mut err).await;
+/// Runs the binary; stderr is a pipe, so progress comes as plain lines.
+fn run(args: &[&str]) -> (u8, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dupkey"))
+        .args(args)
+        .env_remove("MONGODB_URI")
+        .output()
+        .expect("run dupkey");
     (
-        status,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
+        output.status.code().expect("an exit code") as u8,
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
     )
 }
 
-async fn ids(coll: &Collection<Document>) -> Vec<i32> {
-    let docs = support::documents(coll).await;
-    docs.iter().map(|d| d.get_i32("_id").unwrap()).collect()
+async fn ids(coll: &Collection<Document>) -> Vec<i64> {
+    support::int_ids(coll).await.into_iter().collect()
+}
+
+fn base<'a>(uri: &'a str, db: &'a str, keys: &'a str) -> Vec<&'a str> {
+    vec!["--uri", uri, "--db", db, "--coll", "users", "--keys", keys]
 }
 
 #[tokio::test]
-async fn find_plan_fix_build_verify() {
+async fn find_plan_fix_build_verify_restore() {
     let client = support::client().await;
     let db_name = support::unique_db("dedupe_cli");
     let coll = client.database(&db_name).collection::<Document>("users");
@@ -43,22 +46,13 @@ async fn find_plan_fix_build_verify() {
     .await
     .unwrap();
     let uri = support::server().uri.clone();
-    let base = [
-        "--uri",
-        &uri,
-        "--db",
-        &db_name,
-        "--coll",
-        "users",
-        "--keys",
-        "email,tenant",
-    ];
+    let base = base(&uri, &db_name, "email,tenant");
 
-    let (status, out, err) = run(&base).await;
+    let (status, out, err) = run(&base);
     assert_eq!(status, 3, "{err}");
     let ns = format!("{db_name}.users");
     let expected = [
-        format!("2 duplicate groups in {ns} on email, tenant: 5 documents, 3 to remove"),
+        format!("2 duplicate groups in {ns} on email, tenant: 5 documents, 3 to resolve"),
         format!(" COUNT  {:<40}  IDS", "KEY"),
         format!(
             "     3  {:<40}  1, 2, 3",
@@ -67,15 +61,15 @@ async fn find_plan_fix_build_verify() {
         format!("     2  {:<40}  5, 6", r#"{ "email": "b@x", "tenant": 2 }"#),
     ];
     assert_eq!(out, expected.join("\n") + "\n");
-    assert_eq!(err, "\rscanning: 2 groups, 5 documents\n");
+    assert_eq!(err, "scanned: 2 groups, 5 documents\n");
 
-    let mut dry = base.to_vec();
-    dry.extend(["--fix", "keep-newest"]);
-    let (status, out, _) = run(&dry).await;
+    let mut dry = base.clone();
+    dry.extend(["--fix", "delete", "--keep", "newest"]);
+    let (status, out, _) = run(&dry);
     assert_eq!(status, 3);
     let expected = [
-        "dry run: would delete 3 documents in 2 groups".to_owned(),
-        format!("{:<40}  {:<10}  DELETE", "KEY", "KEEP"),
+        "dry run: would delete 3 and change 0 documents in 2 groups".to_owned(),
+        format!("{:<40}  {:<10}  {:<20}  CHANGE", "KEY", "KEEP", "DELETE"),
         format!(
             "{:<40}  3           1, 2",
             r#"{ "email": "a@x", "tenant": 1 }"#
@@ -84,68 +78,188 @@ async fn find_plan_fix_build_verify() {
             "{:<40}  6           5",
             r#"{ "email": "b@x", "tenant": 2 }"#
         ),
-        "pass --yes to delete them, build the index and verify".to_owned(),
+        "pass --yes to resolve them, build the index and verify".to_owned(),
     ];
     assert!(out.ends_with(&(expected.join("\n") + "\n")), "{out}");
     assert_eq!(ids(&coll).await, [1, 2, 3, 4, 5, 6, 7]);
 
-    let mut fix = base.to_vec();
-    fix.extend(["--fix=keep-oldest", "--yes"]);
-    let (status, out, err) = run(&fix).await;
+    let mut fix = base.clone();
+    fix.extend(["--fix=delete", "--run", "r1", "--yes"]);
+    let (status, out, err) = run(&fix);
     assert_eq!(status, 0, "{err}");
     assert!(
-        out.ends_with(
-            "deleted 3 documents in 2 groups\n\
+        out.ends_with(&format!(
+            "deleted 3 and changed 0 documents in 2 groups; archived 3 in {db_name}.users_dupkey_archive as run r1 (undo: --restore r1)\n\
              built unique index email_1_tenant_1\n\
              verified: no duplicates, unique index email_1_tenant_1 present\n"
-        ),
+        )),
         "{out}"
     );
     assert!(
-        err.ends_with("[####################] 100% 2/2 groups, 3 removed\n"),
+        err.ends_with("fixed: 2/2 groups, 5 documents, 3 deleted, 0 changed\n"),
         "{err:?}"
     );
     assert_eq!(ids(&coll).await, [1, 4, 5, 7]);
-
-    let (status, out, _) = run(&base).await;
+    let (status, out, _) = run(&base);
     assert_eq!(
         (status, out),
         (0, format!("no duplicates in {ns} on email, tenant\n"))
+    );
+
+    // The unique index refuses the deleted duplicates back, each reported.
+    let mut back = base[..6].to_vec();
+    back.extend(["--restore", "r1"]);
+    let (status, out, _) = run(&back);
+    assert_eq!(status, 3);
+    assert_eq!(out.matches("refused: ").count(), 3, "{out}");
+    coll.drop_index("email_1_tenant_1").await.unwrap();
+    let (status, out, _) = run(&back);
+    assert_eq!(status, 0);
+    assert!(out.starts_with("restored 3 documents of run r1"), "{out}");
+    assert_eq!(ids(&coll).await, [1, 2, 3, 4, 5, 6, 7]);
+    client.database(&db_name).drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_table_shows_the_largest_groups() {
+    let client = support::client().await;
+    let db_name = support::unique_db("dedupe_cli_top");
+    let coll = client.database(&db_name).collection::<Document>("users");
+    // 30 pairs, then one group of 5 and one of 4 whose keys sort last.
+    let mut docs = Vec::new();
+    for i in 0..60 {
+        docs.push(doc! { "_id": i, "k": format!("a{:02}", i / 2) });
+    }
+    for i in 60..65 {
+        docs.push(doc! { "_id": i, "k": "z5" });
+    }
+    for i in 65..69 {
+        docs.push(doc! { "_id": i, "k": "y4" });
+    }
+    coll.insert_many(docs).await.unwrap();
+    let uri = support::server().uri.clone();
+    let mut args = base(&uri, &db_name, "k");
+    args.extend(["--show", "3"]);
+    let (status, out, _) = run(&args);
+    assert_eq!(status, 3);
+    let counts: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(counts, ["5", "4", "2", "...",], "{out}");
+    assert!(
+        out.contains(r#"{ "k": "a00" }"#),
+        "ties go to the smaller key: {out}"
     );
     client.database(&db_name).drop().await.unwrap();
 }
 
 #[tokio::test]
+async fn a_case_insensitive_index_is_found_merged_and_built_as_asked() {
+    let client = support::client().await;
+    let db_name = support::unique_db("dedupe_cli_collation");
+    let coll = client.database(&db_name).collection::<Document>("users");
+    coll.insert_many(vec![
+        doc! { "_id": 1, "email": "Ann@X", "tags": ["a"] },
+        doc! { "_id": 2, "email": "ann@x", "tags": ["b"], "phone": "1" },
+        doc! { "_id": 3, "email": "bob@x" },
+    ])
+    .await
+    .unwrap();
+    let uri = support::server().uri.clone();
+    let mut args = base(&uri, &db_name, "email");
+    args.extend([
+        "--collation",
+        r#"{"locale": "en", "strength": 2}"#,
+        "--name",
+        "email_ci",
+        "--fix",
+        "merge",
+        "--merge",
+        "union",
+        "--yes",
+    ]);
+    let (status, out, err) = run(&args);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.contains("built unique index email_ci\n"), "{out}");
+    assert_eq!(
+        support::documents(&coll).await,
+        [
+            doc! { "_id": 1, "email": "Ann@X", "tags": ["a", "b"], "phone": "1" },
+            doc! { "_id": 3, "email": "bob@x" },
+        ]
+    );
+    client.database(&db_name).drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_index_in_the_way_is_refused_before_any_write() {
+    let client = support::client().await;
+    let db_name = support::unique_db("dedupe_cli_conflict");
+    let coll = client.database(&db_name).collection::<Document>("users");
+    coll.insert_many(vec![
+        doc! { "_id": 1, "email": "a@x" },
+        doc! { "_id": 2, "email": "a@x" },
+    ])
+    .await
+    .unwrap();
+    coll.create_index(IndexModel::builder().keys(doc! { "email": 1 }).build())
+        .await
+        .unwrap();
+    let uri = support::server().uri.clone();
+    let mut args = base(&uri, &db_name, "email");
+    args.extend(["--fix", "delete", "--yes"]);
+    let (status, out, err) = run(&args);
+    assert_eq!((status, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("error: index \"email_1\" already exists with the same name"),
+        "{err}"
+    );
+    assert_eq!(ids(&coll).await, [1, 2]);
+    client.database(&db_name).drop().await.unwrap();
+}
+
+#[tokio::test]
 async fn usage_and_input_errors() {
-    let (status, _, err) = run(&["--db", "x", "--coll", "y"]).await;
+    let (status, _, err) = run(&["--db", "x", "--coll", "y"]);
     assert_eq!(status, 2);
     assert!(
-        err.starts_with("--keys is required\nusage: dedupe "),
+        err.starts_with("--keys is required\nusage: dupkey "),
         "{err}"
     );
     let (status, _, err) = run(&[
         "--db", "x", "--coll", "y", "--keys", "a", "--fix", "keep-all",
-    ])
-    .await;
+    ]);
     assert_eq!(status, 2);
     assert!(
         err.starts_with("--fix: unknown strategy \"keep-all\"\n"),
         "{err}"
     );
+    let (status, _, err) = run(&[
+        "--db",
+        "x",
+        "--coll",
+        "y",
+        "--keys",
+        "a",
+        "--collation",
+        "{",
+    ]);
+    assert_eq!(status, 2);
+    assert!(err.starts_with("--collation: "), "{err}");
 
     let uri = support::server().uri.clone();
     let (status, out, err) = run(&[
         "--uri", &uri, "--db", "x", "--coll", "y", "--keys", "a,$where",
-    ])
-    .await;
+    ]);
     assert_eq!((status, out.as_str()), (1, ""));
     assert_eq!(
         err,
         "error: invalid key field \"$where\": a path segment starts with '$'\n"
     );
     let db = support::unique_db("dedupe_cli_missing");
-    let (status, _, err) =
-        run(&["--uri", &uri, "--db", &db, "--coll", "nope", "--keys", "a"]).await;
+    let (status, _, err) = run(&["--uri", &uri, "--db", &db, "--coll", "nope", "--keys", "a"]);
     assert_eq!(status, 1);
     assert_eq!(
         err,

@@ -301,6 +301,7 @@ fn matches(wanted: &UniqueIndex, model: &IndexModel) -> bool {
         && same_keys
         && same_name
         && options.partial_filter_expression.as_ref() == wanted.partial_filter()
+        && options.sparse.unwrap_or(false) == wanted.sparse()
         && same_collation(wanted.collation(), options.collation.as_ref())
 }
 

@@ -105,6 +105,38 @@ pub enum DedupeError {
         limit: usize,
     },
 
+    /// [`Rekey::unset`](super::Rekey::unset) on an index that does not leave documents
+    /// without the key out: they would all collide on `null`. Nothing was written.
+    #[error(
+        "unsetting the key needs a sparse index or a partial filter that leaves missing keys out"
+    )]
+    UnsetNotExcluded,
+
+    /// A [`Rekey::with`](super::Rekey::with) function returned no field to set, or the
+    /// `_id`; nothing of that group was written.
+    #[error("invalid new key: {reason}")]
+    InvalidRekey {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The server refused one write of a resolution or a restore (its message, which may
+    /// show key values, is only in `Debug`).
+    #[error("the server refused a {operation} with code {code}")]
+    Refused {
+        /// The command: `update`, `insert`, ...
+        operation: &'static str,
+        /// The server's error code.
+        code: i32,
+        /// The server's message.
+        message: String,
+    },
+
+    /// A write stopped on purpose by the test hook.
+    #[doc(hidden)]
+    #[error("stopped before write {0} (fault injection)")]
+    FaultInjected(u64),
+
     /// Duplicates stand in the way of the unique index, which was not built.
     #[error("{total} duplicate groups block the unique index")]
     Duplicates {

@@ -126,6 +126,7 @@ pub struct Progress {
     pub(crate) groups: u64,
     pub(crate) documents: u64,
     pub(crate) removed: u64,
+    pub(crate) changed: u64,
     pub(crate) finished: bool,
 }
 
@@ -162,6 +163,17 @@ impl Progress {
     /// ```
     pub fn removed(&self) -> u64 {
         self.removed
+    }
+
+    /// Documents changed so far by a merge or a re-key (in a dry run: that would be).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(dupkey::dedupe::Progress::default().changed(), 0);
+    /// ```
+    pub fn changed(&self) -> u64 {
+        self.changed
     }
 
     /// Whether this is the last report: every group has been read (and handled).

@@ -2,8 +2,14 @@
 //!
 //! The steps, each usable on its own:
 //! 1. [`find_duplicates`]: stream the groups of documents that share a key;
-//! 2. [`remove_duplicates`]: keep one document per group ([`Keep`]), delete the others by
-//!    `_id` in batches, with a dry run that reports exactly what would go;
+//! 2. resolve them the three ways, keeping one document per group ([`Keep`]), in batches,
+//!    with a dry run that reports exactly what would be written:
+//!    - [`remove_duplicates`]: delete the others by `_id`;
+//!    - [`merge_duplicates`]: fold the others into the survivor ([`Merge`]), then delete them;
+//!    - [`rekey_duplicates`]: give the others keys of their own ([`Rekey`]);
+//!
+//!    each archives every document it deletes or changes first ([`Archive`]; optional for
+//!    a delete), and [`restore`] puts a run back;
 //! 3. [`create_unique_index`]: check again, then build; duplicates come back as
 //!    [`DedupeError::Duplicates`] instead of a late server failure;
 //! 4. [`verify`]: no duplicates left, and the unique index is there.
@@ -32,9 +38,8 @@
 //! `{ tags: "b" }` and an empty array is indexed as `undefined`. This module does not compute
 //! element-wise collisions: when any document holds an array in a key field (a dotted path
 //! through an array of documents included), the operation stops with
-//! [`DedupeError::ArrayKey`] instead of answering wrongly. Sparse indexes are not modelled
-//! either; a partial filter such as `{ email: { $exists: true } }` is the modern equivalent
-//! for a single field.
+//! [`DedupeError::ArrayKey`] instead of answering wrongly. A sparse index
+//! ([`UniqueIndex::with_sparse`]) leaves out documents that lack every key field.
 //!
 //! # Examples
 //!
@@ -51,17 +56,25 @@
 //! # }
 //! ```
 
+mod archive;
 mod build;
+mod engine;
 mod error;
 mod find;
 mod import;
-mod pipeline;
-mod remove;
 mod rollout;
 mod scratch;
 mod server_index;
+mod keep;
+mod pipeline;
+mod report;
+mod resolve;
+mod restore;
+mod rules;
 mod spec;
+mod update;
 
+pub use archive::Archive;
 pub use build::{create_unique_index, verify, CreateUniqueIndex, Verification};
 pub use error::DedupeError;
 pub use find::{find_duplicates, DuplicateGroup, DuplicateGroups, FindDuplicates, Progress};
@@ -69,9 +82,15 @@ pub use import::{
     check_import, check_import_stream, CheckImport, Collider, ImportCheck, ImportProgress,
     RowConflict,
 };
-pub use remove::{remove_duplicates, Keep, Removal, RemoveDuplicates, Resolution};
 pub use rollout::{
     rollout_unique_index, IndexState, Resolve, Rollout, RolloutProgress, RolloutStep,
     RolloutUniqueIndex,
 };
+pub use keep::Keep;
+pub use report::{Removal, Report, Resolution};
+pub use resolve::{
+    merge_duplicates, rekey_duplicates, remove_duplicates, RemoveDuplicates, ResolveDuplicates,
+};
+pub use restore::{restore, Restore, Restored};
+pub use rules::{Merge, Rekey};
 pub use spec::UniqueIndex;

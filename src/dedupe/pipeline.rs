@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! { $match: <partial filter> }                                   (when the index has one)
+//! { $match: { $or: [ { <field 0>: { $exists: true } }, ... ] } }   (when it is sparse)
 //! { $group: { _id: { k0: { $ifNull: ["$<field 0>", null] }, ... },
 //!             count: { $sum: 1 }, ids: { $push: "$_id" },
 //!             keep: { $min: ... } } }                             (keep: only when removing)
@@ -48,6 +49,13 @@ pub(crate) fn pipeline(
     let mut stages = Vec::with_capacity(4);
     if let Some(filter) = index.partial_filter() {
         stages.push(doc! { "$match": filter.clone() });
+    }
+    if index.sparse() {
+        let present: Vec<Bson> = fields
+            .iter()
+            .map(|field| doc! { *field: { "$exists": true } }.into())
+            .collect();
+        stages.push(doc! { "$match": { "$or": present } });
     }
     let mut key = Document::new();
     for (i, field) in fields.iter().enumerate() {

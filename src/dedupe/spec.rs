@@ -36,6 +36,7 @@ pub struct UniqueIndex {
     name: Option<String>,
     collation: Option<Collation>,
     partial_filter: Option<Document>,
+    sparse: bool,
     /// A field [`new`](Self::new) was given twice (a `Document` cannot hold it twice).
     repeated: Option<String>,
 }
@@ -94,6 +95,7 @@ impl UniqueIndex {
             name: None,
             collation: None,
             partial_filter: None,
+            sparse: false,
             repeated: None,
         }
     }
@@ -143,6 +145,32 @@ impl UniqueIndex {
     pub fn with_partial_filter(mut self, filter: Document) -> Self {
         self.partial_filter = Some(filter);
         self
+    }
+
+    /// Makes the index sparse: a document without any of the key fields is left out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use dupkey::dedupe::UniqueIndex;
+    /// let index = UniqueIndex::new(["email"]).with_sparse(true);
+    /// assert!(index.sparse());
+    /// ```
+    pub fn with_sparse(mut self, sparse: bool) -> Self {
+        self.sparse = sparse;
+        self
+    }
+
+    /// Whether the index is sparse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use dupkey::dedupe::UniqueIndex;
+    /// assert!(!UniqueIndex::new(["a"]).sparse());
+    /// ```
+    pub fn sparse(&self) -> bool {
+        self.sparse
     }
 
     /// The key pattern, such as `{ tenant: 1, email: 1 }`.
@@ -240,6 +268,7 @@ impl UniqueIndex {
             .name(self.name.clone())
             .collation(self.collation.clone())
             .partial_filter_expression(self.partial_filter.clone())
+            .sparse(self.sparse.then_some(true))
             .build();
         IndexModel::builder()
             .keys(self.keys.clone())

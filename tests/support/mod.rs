@@ -556,3 +556,38 @@ fn start_replica_set() -> ReplicaSet {
         _watchdogs: watchdogs,
     }
 }
+
+/// A client's handle on a database no other test of this process uses.
+pub async fn database(prefix: &str) -> mongodb::Database {
+    client().await.database(&unique_db(prefix))
+}
+
+/// Inserts `docs` in chunks of 10,000.
+pub async fn insert(coll: &mongodb::Collection<Document>, docs: Vec<Document>) {
+    for chunk in docs.chunks(10_000) {
+        coll.insert_many(chunk.to_vec()).await.expect("insert_many");
+    }
+}
+
+/// An integer `_id` (Int32 or Int64) as `i64`.
+pub fn int_id(value: &mongodb::bson::Bson) -> i64 {
+    match value {
+        mongodb::bson::Bson::Int32(n) => i64::from(*n),
+        mongodb::bson::Bson::Int64(n) => *n,
+        other => panic!("not an integer _id: {other}"),
+    }
+}
+
+/// The integer `_id`s of every document in `coll`.
+pub async fn int_ids(coll: &mongodb::Collection<Document>) -> std::collections::BTreeSet<i64> {
+    documents(coll)
+        .await
+        .iter()
+        .map(|d| int_id(d.get("_id").expect("_id")))
+        .collect()
+}
+
+/// Integer `_id`s as a set.
+pub fn int_id_set(values: &[mongodb::bson::Bson]) -> std::collections::BTreeSet<i64> {
+    values.iter().map(int_id).collect()
+}

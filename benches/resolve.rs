@@ -1,0 +1,268 @@
+//! Resolving duplicates with an archive against the guides' approach by hand, on a real
+//! mongod (tests/support).
+//!
+//! The collection: `DUPKEY_BENCH_DOCS` documents (default 1,000,000) in groups of 10 that
+//! share an email (so 100,000 groups by default). Each round copies it afresh (`$out`) and
+//! times, in rotating order:
+//! - **by hand**: one aggregation (`$group` by email, `$push` of `_id`s), then
+//!   `deleteMany({ _id: { $in: [...] } })` per 1,000 ids; no archive;
+//! - **remove + archive**: `remove_duplicates(..).archive(..)`, the originals archived at the
+//!   same (default) write concern as the deletes;
+//! - **merge**: `merge_duplicates(.., Merge::fill_missing(), ..)`, archive included;
+//! - **remove, no archive**: `remove_duplicates` as before, to show what the archive costs.
+//!
+//! Prints the medians and minimums of `DUPKEY_BENCH_ROUNDS` rounds (default 3), each ratio
+//! against by hand (target: remove + archive at most 1.6), and the client's peak heap during
+//! each (a counting global allocator).
+//!
+//! `DUPKEY_BENCH_DOCS=100000 cargo bench --bench resolve`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use dupkey::dedupe::{merge_duplicates, remove_duplicates, Archive, Keep, Merge, UniqueIndex};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::AggregateOptions;
+use mongodb::{Collection, Database};
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(by: usize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc_zeroed(layout);
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            grew(new_size);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const GROUP: i64 = 10;
+
+fn env(name: &str, default: i64) -> i64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `docs` documents, ten per email, some fields present only in some of them.
+async fn load(source: &Collection<Document>, docs: i64) {
+    source.drop().await.unwrap();
+    for start in (0..docs).step_by(10_000) {
+        let batch: Vec<Document> = (start..(start + 10_000).min(docs))
+            .map(|i| {
+                let mut d = doc! {
+                    "_id": i,
+                    "email": format!("user{}@example.com", i / GROUP),
+                    "name": format!("User {i}"),
+                    "n": i % 97,
+                };
+                if i % 3 == 0 {
+                    d.insert("phone", format!("+47 {i:08}"));
+                }
+                d
+            })
+            .collect();
+        source.insert_many(batch).await.unwrap();
+    }
+}
+
+/// A fresh copy of the source, and no archive.
+async fn reset(db: &Database) {
+    db.collection::<Document>("users").drop().await.unwrap();
+    db.collection::<Document>("archive").drop().await.unwrap();
+    db.collection::<Document>("source")
+        .aggregate([doc! { "$out": "users" }])
+        .await
+        .unwrap();
+}
+
+/// The guides' approach, by hand with the driver.
+async fn by_hand(coll: &Collection<Document>) -> u64 {
+    let pipeline = vec![
+        doc! { "$group": { "_id": "$email", "ids": { "$push": "$_id" }, "count": { "$sum": 1 } } },
+        doc! { "$match": { "count": { "$gt": 1 } } },
+    ];
+    let options = AggregateOptions::builder().allow_disk_use(true).build();
+    let mut groups = coll
+        .aggregate(pipeline)
+        .with_options(options)
+        .await
+        .unwrap();
+    let (mut doomed, mut deleted) = (Vec::new(), 0);
+    while let Some(group) = groups.try_next().await.unwrap() {
+        let ids = group.get_array("ids").unwrap();
+        doomed.extend(ids.iter().skip(1).cloned());
+        if doomed.len() >= 1000 {
+            let ids: Vec<Bson> = std::mem::take(&mut doomed);
+            deleted += coll
+                .delete_many(doc! { "_id": { "$in": ids } })
+                .await
+                .unwrap()
+                .deleted_count;
+        }
+    }
+    if !doomed.is_empty() {
+        deleted += coll
+            .delete_many(doc! { "_id": { "$in": doomed } })
+            .await
+            .unwrap()
+            .deleted_count;
+    }
+    deleted
+}
+
+async fn remove_archived(db: &Database, index: &UniqueIndex) -> u64 {
+    let coll = db.collection::<Document>("users");
+    let archive = Archive::new(&db.collection::<()>("archive"), "bench");
+    let done = remove_duplicates(&coll, index, Keep::oldest())
+        .archive(archive)
+        .await
+        .unwrap();
+    assert_eq!(done.archived(), done.removed());
+    done.removed()
+}
+
+async fn remove_plain(db: &Database, index: &UniqueIndex) -> u64 {
+    let coll = db.collection::<Document>("users");
+    let done = remove_duplicates(&coll, index, Keep::oldest())
+        .await
+        .unwrap();
+    done.removed()
+}
+
+async fn merge(db: &Database, index: &UniqueIndex) -> u64 {
+    let coll = db.collection::<Document>("users");
+    let archive = Archive::new(&db.collection::<()>("archive"), "bench");
+    let done = merge_duplicates(&coll, index, Keep::oldest(), Merge::fill_missing(), archive)
+        .await
+        .unwrap();
+    done.removed()
+}
+
+/// Peak live heap bytes above the level at the start of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    (out, took, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    let n = times.len();
+    if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2
+    }
+}
+
+fn main() {
+    let docs = env("DUPKEY_BENCH_DOCS", 1_000_000);
+    let rounds = env("DUPKEY_BENCH_ROUNDS", 3).max(1) as usize;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = rt.block_on(support::client());
+    let db = client.database("bench_resolve");
+    let index = UniqueIndex::new(["email"]);
+    let expected = (docs / GROUP * (GROUP - 1)) as u64;
+
+    let started = Instant::now();
+    rt.block_on(load(&db.collection("source"), docs));
+    eprintln!("loaded {docs} documents in {:.1?}", started.elapsed());
+
+    let names = ["by hand", "remove + archive", "merge", "remove, no archive"];
+    let mut times = vec![Vec::new(); 4];
+    let mut heaps = [0usize; 4];
+    for round in 0..rounds {
+        for k in 0..4 {
+            let which = (k + round) % 4;
+            rt.block_on(reset(&db));
+            let (deleted, took, heap) = timed(|| {
+                rt.block_on(async {
+                    match which {
+                        0 => by_hand(&db.collection("users")).await,
+                        1 => remove_archived(&db, &index).await,
+                        2 => merge(&db, &index).await,
+                        _ => remove_plain(&db, &index).await,
+                    }
+                })
+            });
+            assert_eq!(deleted, expected, "{}", names[which]);
+            eprintln!("round {round}: {} {took:.2?}", names[which]);
+            times[which].push(took);
+            heaps[which] = heaps[which].max(heap);
+        }
+    }
+    // Other load on the machine only adds time: the minimums are reported beside the medians.
+    let minimums: Vec<Duration> = times.iter().map(|t| *t.iter().min().unwrap()).collect();
+    let medians: Vec<Duration> = times.into_iter().map(median).collect();
+    let ratio = |i: usize| medians[i].as_secs_f64() / medians[0].as_secs_f64();
+    let min_ratio = |i: usize| minimums[i].as_secs_f64() / minimums[0].as_secs_f64();
+    println!(
+        "{docs} documents, {} groups of {GROUP}, {rounds} rounds (medians):",
+        docs / GROUP
+    );
+    for i in 0..4 {
+        println!(
+            "  {:<18} median {:>9.2?} (ratio {:.2}), min {:>9.2?} (ratio {:.2}), peak client heap {:.1} MiB",
+            names[i],
+            medians[i],
+            ratio(i),
+            minimums[i],
+            min_ratio(i),
+            heaps[i] as f64 / 1048576.0
+        );
+    }
+    println!(
+        "remove + archive / by hand = {:.2} median, {:.2} min (target at most 1.6); \
+         merge / by hand = {:.2} median, {:.2} min",
+        ratio(1),
+        min_ratio(1),
+        ratio(2),
+        min_ratio(2)
+    );
+    rt.block_on(async { db.drop().await }).unwrap();
+}

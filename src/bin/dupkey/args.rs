@@ -1,0 +1,180 @@
+//! The command line, read into [`Args`].
+
+use mongodb::bson::{Bson, Document};
+use mongodb::options::Collation;
+
+pub const USAGE: &str = "\
+usage: dupkey [--uri URI] --db NAME --coll NAME --keys F1,F2:-1,... [INDEX] [FIX] [--yes]
+       dupkey [--uri URI] --db NAME --coll NAME --restore RUN [--archive NAME]
+index: [--name NAME] [--collation JSON] [--partial-filter JSON] [--sparse]
+fix:   --fix delete|merge|rekey [--keep oldest|newest] [--by FIELD]
+       [--merge fill|union] [--rekey suffix|unset] [--archive NAME] [--run ID]
+       [--batch-size N] [--throttle-ms N] [--show N]";
+
+/// What the tool was asked to do.
+#[derive(Debug)]
+pub struct Args {
+    pub uri: String,
+    pub db: String,
+    pub coll: String,
+    /// The key pattern, `{ f1: 1, f2: -1 }`; empty when restoring.
+    pub keys: Document,
+    pub name: Option<String>,
+    pub collation: Option<Collation>,
+    pub partial_filter: Option<Document>,
+    pub sparse: bool,
+    pub fix: Option<Fix>,
+    pub keep: KeepBy,
+    pub by: String,
+    pub archive: Option<String>,
+    pub run: Option<String>,
+    pub restore: Option<String>,
+    pub yes: bool,
+    pub show: usize,
+    pub batch_size: usize,
+    pub throttle_ms: u64,
+}
+
+/// How the others of a group are resolved.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub enum Fix {
+    Delete,
+    MergeFill,
+    MergeUnion,
+    RekeySuffix,
+    RekeyUnset,
+}
+
+/// Which document of a group survives.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub enum KeepBy {
+    Oldest,
+    Newest,
+}
+
+/// Reads the arguments (without the program name).
+pub fn parse(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args {
+        uri: std::env::var("MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into()),
+        db: String::new(),
+        coll: String::new(),
+        keys: Document::new(),
+        name: None,
+        collation: None,
+        partial_filter: None,
+        sparse: false,
+        fix: None,
+        keep: KeepBy::Oldest,
+        by: "_id".into(),
+        archive: None,
+        run: None,
+        restore: None,
+        yes: false,
+        show: 20,
+        batch_size: 1000,
+        throttle_ms: 0,
+    };
+    let (mut db, mut coll, mut keys, mut fix) = (None, None, None, None);
+    let (mut merge, mut rekey) = ("fill".to_owned(), "suffix".to_owned());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| rest.next().cloned())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name {
+            "--uri" => parsed.uri = value()?,
+            "--db" => db = Some(value()?),
+            "--coll" => coll = Some(value()?),
+            "--keys" => keys = Some(key_pattern(&value()?)?),
+            "--name" => parsed.name = Some(value()?),
+            "--collation" => {
+                let doc = json(name, &value()?)?;
+                parsed.collation = Some(
+                    mongodb::bson::from_document(doc).map_err(|e| format!("--collation: {e}"))?,
+                );
+            }
+            "--partial-filter" => parsed.partial_filter = Some(json(name, &value()?)?),
+            "--sparse" => parsed.sparse = true,
+            "--fix" => fix = Some(value()?),
+            "--keep" => {
+                parsed.keep = match value()?.as_str() {
+                    "oldest" => KeepBy::Oldest,
+                    "newest" => KeepBy::Newest,
+                    other => return Err(format!("--keep: unknown choice {other:?}")),
+                }
+            }
+            "--by" => parsed.by = value()?,
+            "--merge" => merge = value()?,
+            "--rekey" => rekey = value()?,
+            "--archive" => parsed.archive = Some(value()?),
+            "--run" => parsed.run = Some(value()?),
+            "--restore" => parsed.restore = Some(value()?),
+            "--yes" => parsed.yes = true,
+            "--show" => parsed.show = number(name, &value()?)?,
+            "--batch-size" => parsed.batch_size = number(name, &value()?)?,
+            "--throttle-ms" => parsed.throttle_ms = number(name, &value()?)?,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    parsed.db = db.ok_or("--db is required")?;
+    parsed.coll = coll.ok_or("--coll is required")?;
+    if parsed.restore.is_some() {
+        return Ok(parsed);
+    }
+    parsed.keys = keys.ok_or("--keys is required")?;
+    parsed.fix = match fix.as_deref() {
+        None => None,
+        Some("delete") => Some(Fix::Delete),
+        Some("merge") => Some(match merge.as_str() {
+            "fill" => Fix::MergeFill,
+            "union" => Fix::MergeUnion,
+            other => return Err(format!("--merge: unknown rule {other:?}")),
+        }),
+        Some("rekey") => Some(match rekey.as_str() {
+            "suffix" => Fix::RekeySuffix,
+            "unset" => Fix::RekeyUnset,
+            other => return Err(format!("--rekey: unknown rule {other:?}")),
+        }),
+        Some(other) => return Err(format!("--fix: unknown strategy {other:?}")),
+    };
+    Ok(parsed)
+}
+
+/// `email,created:-1` -> `{ email: 1, created: -1 }`.
+fn key_pattern(text: &str) -> Result<Document, String> {
+    let mut keys = Document::new();
+    for part in text.split(',') {
+        let (field, direction) = match part.rsplit_once(':') {
+            Some((field, "1")) => (field, 1),
+            Some((field, "-1")) => (field, -1),
+            Some(_) => return Err(format!("--keys: direction of {part:?} must be 1 or -1")),
+            None => (part, 1),
+        };
+        if keys.insert(field, direction).is_some() {
+            return Err(format!("--keys: {field:?} is listed twice"));
+        }
+    }
+    Ok(keys)
+}
+
+/// A JSON (extended JSON) object as a document.
+fn json(option: &str, text: &str) -> Result<Document, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("{option}: {e}"))?;
+    match Bson::try_from(value) {
+        Ok(Bson::Document(doc)) => Ok(doc),
+        Ok(_) => Err(format!("{option}: a JSON object is expected")),
+        Err(e) => Err(format!("{option}: {e}")),
+    }
+}
+
+fn number<T: std::str::FromStr>(option: &str, text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("{option} needs a number"))
+}

@@ -1,0 +1,456 @@
+//! `dupkey`: find the duplicates that block a unique index, resolve them (delete, merge or
+//! re-key, every changed document archived first), build the index, verify; or restore a
+//! run from its archive.
+//!
+//! ```text
+//! cargo install dupkey --features cli
+//! dupkey --uri mongodb+srv://... --db shop --coll users --keys tenant,email
+//! dupkey ... --keys email --collation '{"locale":"en","strength":2}' --fix merge --merge union
+//! dupkey ... --keys email --fix delete --yes
+//! dupkey ... --restore dupkey-1764600000
+//! ```
+//!
+//! Without `--yes`, a fix is a dry run. Progress goes to stderr (a bar on a terminal, plain
+//! lines otherwise), the report to stdout. Exit status: 0 when no duplicates are left (after
+//! `--fix ... --yes`, the index is built and verified; after `--restore`, nothing refused),
+//! 3 when duplicates remain (found, a dry run, or refused by a restore), 2 for a usage error,
+//! 1 for any other error (an existing index in the way included).
+
+mod args;
+mod progress;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use args::{Args, Fix, KeepBy, USAGE};
+use dupkey::dedupe::{
+    create_unique_index, find_duplicates, merge_duplicates, rekey_duplicates, remove_duplicates,
+    restore, verify, Archive, DedupeError, DuplicateGroup, Keep, Merge, Rekey, UniqueIndex,
+};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::Collection;
+use progress::Display;
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let terminal = std::io::stderr().is_terminal();
+    let status = runtime.block_on(run(
+        &args,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+        terminal,
+    ));
+    ExitCode::from(status)
+}
+
+/// Runs the tool; returns the exit status.
+async fn run(
+    args: &[String],
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+    terminal: bool,
+) -> u8 {
+    let args = match args::parse(args) {
+        Ok(args) => args,
+        Err(problem) => {
+            let _ = writeln!(err, "{problem}\n{USAGE}");
+            return 2;
+        }
+    };
+    match dispatch(&args, out, err, terminal).await {
+        Ok(status) => status,
+        Err(problem) => {
+            let _ = writeln!(err, "error: {problem}");
+            let mut source = std::error::Error::source(&*problem);
+            while let Some(cause) = source {
+                let _ = writeln!(err, "  caused by: {cause}");
+                source = cause.source();
+            }
+            1
+        }
+    }
+}
+
+async fn dispatch(
+    args: &Args,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+    terminal: bool,
+) -> Result<u8, Failure> {
+    let client = mongodb::Client::with_uri_str(&args.uri).await?;
+    let db = client.database(&args.db);
+    let coll = db.collection::<Document>(&args.coll);
+    let archive_name = args
+        .archive
+        .clone()
+        .unwrap_or_else(|| format!("{}_dupkey_archive", args.coll));
+    if let Some(run) = &args.restore {
+        let archive = Archive::new(&db.collection::<()>(&archive_name), run.as_str());
+        let back = restore(&coll, &archive).batch_size(args.batch_size).await?;
+        writeln!(
+            out,
+            "restored {} documents of run {run} from {}.{archive_name} ({} already as archived)",
+            back.restored(),
+            args.db,
+            back.unchanged()
+        )?;
+        for refused in back.refused() {
+            writeln!(out, "refused: {refused}")?;
+        }
+        return Ok(if back.refused().is_empty() { 0 } else { 3 });
+    }
+    let mut index = UniqueIndex::from_keys(args.keys.clone()).with_sparse(args.sparse);
+    if let Some(name) = &args.name {
+        index = index.with_name(name.clone());
+    }
+    if let Some(collation) = &args.collation {
+        index = index.with_collation(collation.clone());
+    }
+    if let Some(filter) = &args.partial_filter {
+        index = index.with_partial_filter(filter.clone());
+    }
+    let ns = format!("{}.{}", args.db, args.coll);
+    let keys = index.fields().join(", ");
+    // An index in the way is refused before anything is written.
+    let built = if args.yes {
+        match index_in_the_way(&coll, &index).await? {
+            Ok(built) => built,
+            Err(problem) => {
+                writeln!(err, "error: {problem}")?;
+                return Ok(1);
+            }
+        }
+    } else {
+        None
+    };
+
+    // 1. Find, keeping the largest groups for the table.
+    let (groups, documents, top) = scan(&coll, &index, args.show, terminal, err).await?;
+    if groups == 0 {
+        writeln!(out, "no duplicates in {ns} on {keys}")?;
+    } else {
+        writeln!(
+            out,
+            "{groups} duplicate groups in {ns} on {keys}: {documents} documents, {} to resolve",
+            documents - groups
+        )?;
+        writeln!(out, "{:>6}  {:<40}  IDS", "COUNT", "KEY")?;
+        for group in &top {
+            writeln!(
+                out,
+                "{:>6}  {:<40}  {}",
+                group.count(),
+                group.key().to_string(),
+                short_list(group.ids(), group.count())
+            )?;
+        }
+        if groups > top.len() as u64 {
+            writeln!(out, "... and {} more groups", groups - top.len() as u64)?;
+        }
+    }
+    let Some(fix) = args.fix else {
+        return Ok(if groups == 0 { 0 } else { 3 });
+    };
+
+    // 2. Resolve (or plan to).
+    if groups > 0 {
+        let run_id = args.run.clone().unwrap_or_else(|| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("dupkey-{secs}")
+        });
+        let archive = Archive::new(&db.collection::<()>(&archive_name), run_id.as_str());
+        let keep = match args.keep {
+            KeepBy::Oldest => Keep::oldest_by(args.by.clone()),
+            KeepBy::Newest => Keep::newest_by(args.by.clone()),
+        };
+        let last_key = index
+            .fields()
+            .last()
+            .map(|f| (*f).to_owned())
+            .unwrap_or_default();
+        let resolve = match fix {
+            Fix::Delete => remove_duplicates(&coll, &index, keep).archive(archive),
+            Fix::MergeFill => merge_duplicates(&coll, &index, keep, Merge::fill_missing(), archive),
+            Fix::MergeUnion => {
+                merge_duplicates(&coll, &index, keep, Merge::union_arrays(), archive)
+            }
+            Fix::RekeyUnset => rekey_duplicates(&coll, &index, keep, Rekey::unset(), archive),
+            Fix::RekeySuffix => {
+                let suffix = Rekey::with(move |doc| {
+                    let id = doc.get("_id").map(id_text).unwrap_or_default();
+                    let value = match doc.get(&last_key) {
+                        Some(Bson::String(s)) => s.clone(),
+                        Some(Bson::Null) | None => String::new(),
+                        Some(other) => other.to_string(),
+                    };
+                    doc! { last_key.as_str(): format!("{value}#{id}") }
+                });
+                rekey_duplicates(&coll, &index, keep, suffix, archive)
+            }
+        };
+        let mut plan = Vec::new();
+        let show = args.show;
+        let mut display = Display::fix(terminal, groups);
+        let report = {
+            let err = &mut *err;
+            resolve
+                .dry_run(!args.yes)
+                .batch_size(args.batch_size)
+                .throttle(Duration::from_millis(args.throttle_ms))
+                .on_progress(move |p| display.show(p, err))
+                .on_group(|r| {
+                    if plan.len() < show {
+                        plan.push((
+                            r.key().to_string(),
+                            r.survivor().clone(),
+                            r.removed().to_vec(),
+                            r.changed().to_vec(),
+                        ));
+                    }
+                })
+                .await?
+        };
+        if !args.yes {
+            writeln!(
+                out,
+                "dry run: would delete {} and change {} documents in {} groups",
+                report.removed(),
+                report.changed(),
+                report.groups()
+            )?;
+            writeln!(
+                out,
+                "{:<40}  {:<10}  {:<20}  CHANGE",
+                "KEY", "KEEP", "DELETE"
+            )?;
+            plan.sort_by(|a, b| a.0.cmp(&b.0));
+            for (key, survivor, removed, changed) in &plan {
+                let line = format!(
+                    "{key:<40}  {:<10}  {:<20}  {}",
+                    survivor.to_string(),
+                    short_list(removed, removed.len() as u64),
+                    short_list(changed, changed.len() as u64)
+                );
+                writeln!(out, "{}", line.trim_end())?;
+            }
+            writeln!(
+                out,
+                "pass --yes to resolve them, build the index and verify"
+            )?;
+            return Ok(3);
+        }
+        writeln!(
+            out,
+            "deleted {} and changed {} documents in {} groups; archived {} in {}.{archive_name} as run {run_id} (undo: --restore {run_id})",
+            report.removed(),
+            report.changed(),
+            report.groups(),
+            report.archived(),
+            args.db,
+        )?;
+    } else if !args.yes {
+        writeln!(out, "pass --yes to build the index and verify")?;
+        return Ok(0);
+    }
+
+    // 3. Build, then verify.
+    let name = match built {
+        Some(name) => name,
+        None => match create_unique_index(&coll, &index).await {
+            Ok(name) => name,
+            Err(DedupeError::Duplicates { total, .. }) => {
+                writeln!(
+                    out,
+                    "{total} duplicate groups appeared meanwhile; run again"
+                )?;
+                return Ok(3);
+            }
+            Err(other) => return Err(other.into()),
+        },
+    };
+    writeln!(out, "built unique index {name}")?;
+    let check = verify(&coll, &index).await?;
+    if check.is_verified() {
+        writeln!(out, "verified: no duplicates, unique index {name} present")?;
+        Ok(0)
+    } else {
+        writeln!(
+            out,
+            "NOT verified: {} duplicate groups, index {:?}",
+            check.duplicate_groups(),
+            check.index()
+        )?;
+        Ok(3)
+    }
+}
+
+/// Streams the groups; their count, their documents, and the `show` largest (largest
+/// first, then by key).
+async fn scan(
+    coll: &Collection<Document>,
+    index: &UniqueIndex,
+    show: usize,
+    terminal: bool,
+    err: &mut (dyn Write + Send),
+) -> Result<(u64, u64, Vec<DuplicateGroup>), Failure> {
+    let mut display = Display::scan(terminal);
+    let mut stream = find_duplicates(coll, index)
+        .max_ids_per_group(3)
+        .on_progress(move |p| display.show(p, err))
+        .await?;
+    // A min-heap of the largest so far: the smallest of them is dropped first.
+    let mut top: BinaryHeap<Reverse<Ranked>> = BinaryHeap::new();
+    let (mut groups, mut documents) = (0u64, 0u64);
+    while let Some(group) = stream.try_next().await? {
+        groups += 1;
+        documents += group.count();
+        if show == 0 {
+            continue;
+        }
+        top.push(Reverse(Ranked::new(group)));
+        if top.len() > show {
+            top.pop();
+        }
+    }
+    let mut top: Vec<Ranked> = top.into_iter().map(|Reverse(r)| r).collect();
+    top.sort_by(|a, b| b.cmp(a));
+    Ok((
+        groups,
+        documents,
+        top.into_iter().map(|r| r.group).collect(),
+    ))
+}
+
+/// A group ranked by size, then (for a stable table) by its key's text, smaller first.
+struct Ranked {
+    count: u64,
+    key: Reverse<String>,
+    group: DuplicateGroup,
+}
+
+impl Ranked {
+    fn new(group: DuplicateGroup) -> Self {
+        Ranked {
+            count: group.count(),
+            key: Reverse(group.key().to_string()),
+            group,
+        }
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        (self.count, &self.key) == (other.count, &other.key)
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.count, &self.key).cmp(&(other.count, &other.key))
+    }
+}
+
+/// `Ok(Some(name))` when the wanted index already exists, `Ok(None)` when nothing is in its
+/// way, `Err(problem)` when an index of the same name or key has other options.
+async fn index_in_the_way(
+    coll: &Collection<Document>,
+    index: &UniqueIndex,
+) -> Result<Result<Option<String>, String>, Failure> {
+    let names = coll
+        .client()
+        .database(&coll.namespace().db)
+        .list_collection_names()
+        .filter(doc! { "name": &coll.namespace().coll })
+        .await?;
+    if names.is_empty() {
+        return Ok(Ok(None));
+    }
+    let check = verify(coll, index).await?;
+    if let Some(name) = check.index() {
+        return Ok(Ok(Some(name.to_owned())));
+    }
+    let wanted_name = index
+        .name()
+        .map_or_else(|| default_name(index.keys()), str::to_owned);
+    let mut existing = coll.list_indexes().await?;
+    while let Some(model) = existing.try_next().await? {
+        let name = model
+            .options
+            .as_ref()
+            .and_then(|o| o.name.clone())
+            .unwrap_or_default();
+        let same_key = same_pattern(&model.keys, index.keys());
+        if name == wanted_name || same_key {
+            let why = if name == wanted_name { "name" } else { "key" };
+            return Ok(Err(format!(
+                "index {name:?} already exists with the same {why} and other options \
+                 (unique, collation, partial filter or sparse); building {wanted_name:?} would \
+                 fail or leave the wrong index in place. Drop it, or pass --name and the \
+                 options it has (--collation, --partial-filter, --sparse)"
+            )));
+        }
+    }
+    Ok(Ok(None))
+}
+
+/// The server's default name: `email_1_created_-1`.
+fn default_name(keys: &Document) -> String {
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|(field, direction)| format!("{field}_{}", direction_of(direction)))
+        .collect();
+    parts.join("_")
+}
+
+fn direction_of(direction: &Bson) -> i64 {
+    match direction {
+        Bson::Int32(d) => i64::from(*d),
+        Bson::Int64(d) => *d,
+        Bson::Double(d) if *d < 0.0 => -1,
+        _ => 1,
+    }
+}
+
+fn same_pattern(a: &Document, b: &Document) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((f1, d1), (f2, d2))| f1 == f2 && direction_of(d1) == direction_of(d2))
+}
+
+/// An `_id` as text: a string as is, anything else as extended JSON.
+fn id_text(id: &Bson) -> String {
+    match id {
+        Bson::String(s) => s.clone(),
+        Bson::ObjectId(oid) => oid.to_hex(),
+        other => other.to_string(),
+    }
+}
+
+/// `1, 2, 3 (+4 more)`.
+fn short_list(ids: &[Bson], count: u64) -> String {
+    let shown: Vec<String> = ids.iter().take(3).map(Bson::to_string).collect();
+    let more = count.saturating_sub(shown.len() as u64);
+    if more == 0 {
+        shown.join(", ")
+    } else {
+        format!("{} (+{more} more)", shown.join(", "))
+    }
+}

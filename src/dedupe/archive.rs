@@ -1,0 +1,252 @@
+//! [`Archive`]: where a run keeps every document it deletes or changes, before it writes.
+//!
+//! One archive document per write batch, so that archiving costs one insert per batch, not
+//! one per document:
+//!
+//! ```text
+//! { _id: ObjectId, run: "<run id>", at: Date,
+//!   entries: [ { id: <_id>, reason: "deleted", survivor: <_id>, doc: <original>,
+//!                change: <replacement or update> (when changed, not deleted) }, ... ] }
+//! ```
+//!
+//! The index `{ run: 1, "entries.id": 1 }` (built when a run is run again) finds what the run
+//! already archived, so a re-run keeps the first (original) version of each document and
+//! repeats the planned change.
+
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{self, doc, rawdoc, Bson, DateTime, Document, RawArrayBuf, RawDocumentBuf};
+use mongodb::options::{InsertOneOptions, WriteConcern};
+use mongodb::{Collection, IndexModel};
+
+use super::DedupeError;
+
+/// Archive documents stay well under the server's 16 MiB limit.
+const MAX_BUCKET_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where a run archives the documents it deletes or changes, and the run's id.
+///
+/// Each archived document keeps the whole original, the run's id and the reason. Run again
+/// with the same run id, an interrupted run finishes what it planned, and
+/// [`restore`](super::restore) with the same archive puts the run back.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::{remove_duplicates, Archive, Keep, UniqueIndex};
+///
+/// # async fn run(db: mongodb::Database) -> Result<(), dupkey::dedupe::DedupeError> {
+/// let users = db.collection::<mongodb::bson::Document>("users");
+/// let archive = Archive::new(&db.collection::<()>("users_dedupe_archive"), "2026-12-01-email");
+/// remove_duplicates(&users, &UniqueIndex::new(["email"]), Keep::oldest())
+///     .archive(archive)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Archive {
+    collection: Collection<RawDocumentBuf>,
+    run: String,
+}
+
+impl Archive {
+    /// The archive collection (created on first write) and the run's id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn show(db: mongodb::Database) {
+    /// let archive = dupkey::dedupe::Archive::new(&db.collection::<()>("archive"), "run-1");
+    /// assert_eq!(archive.run_id(), "run-1");
+    /// # }
+    /// ```
+    pub fn new<T: Send + Sync>(collection: &Collection<T>, run_id: impl Into<String>) -> Self {
+        Archive {
+            collection: collection.clone_with_type(),
+            run: run_id.into(),
+        }
+    }
+
+    /// The run's id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn show(archive: &dupkey::dedupe::Archive) {
+    /// println!("run {}", archive.run_id());
+    /// # }
+    /// ```
+    pub fn run_id(&self) -> &str {
+        &self.run
+    }
+
+    /// Whether the run has archived nothing yet; when it has, builds the lookup index
+    /// first. A fresh run never looks up, so its inserts do not pay for the index.
+    pub(crate) async fn prepare(&self) -> Result<bool, DedupeError> {
+        if self.is_fresh().await? {
+            return Ok(true);
+        }
+        let index = IndexModel::builder()
+            .keys(doc! { "run": 1, "entries.id": 1 })
+            .build();
+        self.collection
+            .create_index(index)
+            .await
+            .map_err(DedupeError::driver("createIndexes"))?;
+        Ok(false)
+    }
+
+    /// Whether the run has archived nothing yet.
+    pub(crate) async fn is_fresh(&self) -> Result<bool, DedupeError> {
+        let found = self
+            .collection
+            .find_one(doc! { "run": &self.run })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(DedupeError::driver("find"))?;
+        Ok(found.is_none())
+    }
+
+    /// What this run archived of `ids`, by [`id_key`].
+    pub(crate) async fn lookup(
+        &self,
+        ids: &[Bson],
+    ) -> Result<HashMap<Vec<u8>, Archived>, DedupeError> {
+        let wanted: HashMap<Vec<u8>, ()> = ids.iter().map(|id| (id_key(id), ())).collect();
+        let mut buckets = self
+            .collection
+            .clone_with_type::<Document>()
+            .find(doc! { "run": &self.run, "entries.id": { "$in": ids } })
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(DedupeError::driver("find"))?;
+        let mut found = HashMap::new();
+        while let Some(mut bucket) = buckets
+            .try_next()
+            .await
+            .map_err(DedupeError::driver("find"))?
+        {
+            let Ok(entries) = bucket.get_array_mut("entries") else {
+                continue;
+            };
+            for entry in entries.drain(..) {
+                let Bson::Document(mut entry) = entry else {
+                    continue;
+                };
+                let (Some(id), Some(Bson::Document(doc))) =
+                    (entry.remove("id"), entry.remove("doc"))
+                else {
+                    continue;
+                };
+                let key = id_key(&id);
+                if wanted.contains_key(&key) {
+                    let change = match entry.remove("change") {
+                        Some(Bson::Document(change)) => Some(change),
+                        _ => None,
+                    };
+                    // The first archived version is the original.
+                    found.entry(key).or_insert(Archived { doc, change });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes `entries` in as few archive documents as fit; `before_write` runs before
+    /// each insert (the fault-injection hook).
+    pub(crate) async fn write(
+        &self,
+        entries: Vec<RawDocumentBuf>,
+        write_concern: Option<&WriteConcern>,
+        mut before_write: impl FnMut() -> Result<(), DedupeError>,
+    ) -> Result<u64, DedupeError> {
+        let mut written = 0;
+        let mut bucket = RawArrayBuf::new();
+        let (mut bytes, mut count) = (0, 0u64);
+        let mut entries = entries.into_iter().peekable();
+        while let Some(entry) = entries.next() {
+            bytes += entry.as_bytes().len();
+            bucket.push(entry);
+            count += 1;
+            let full = entries
+                .peek()
+                .is_none_or(|next| bytes + next.as_bytes().len() > MAX_BUCKET_BYTES);
+            if full {
+                before_write()?;
+                let document = rawdoc! {
+                    "_id": bson::oid::ObjectId::new(),
+                    "run": self.run.as_str(),
+                    "at": DateTime::now(),
+                    "entries": std::mem::take(&mut bucket),
+                };
+                self.collection
+                    .insert_one(document)
+                    .with_options(
+                        InsertOneOptions::builder()
+                            .write_concern(write_concern.cloned())
+                            .build(),
+                    )
+                    .await
+                    .map_err(DedupeError::driver("insert"))?;
+                written += count;
+                (bytes, count) = (0, 0);
+            }
+        }
+        Ok(written)
+    }
+
+    /// The archive documents of this run, oldest first.
+    pub(crate) async fn buckets(&self) -> Result<mongodb::Cursor<Document>, DedupeError> {
+        self.collection
+            .clone_with_type::<Document>()
+            .find(doc! { "run": &self.run })
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(DedupeError::driver("find"))
+    }
+}
+
+/// One document as a run archived it.
+#[derive(Debug)]
+pub(crate) struct Archived {
+    /// The original.
+    pub(crate) doc: Document,
+    /// The replacement or update the run planned, when it changed the document.
+    pub(crate) change: Option<Document>,
+}
+
+/// One archive entry.
+pub(crate) fn entry(
+    id: &Bson,
+    reason: &str,
+    survivor: &Bson,
+    original: &Document,
+    change: Option<&Document>,
+) -> Result<RawDocumentBuf, DedupeError> {
+    let raw = |d: &Document| {
+        RawDocumentBuf::from_document(d).map_err(|_| DedupeError::Reply {
+            detail: "a document that cannot be encoded",
+        })
+    };
+    let mut entry = RawDocumentBuf::new();
+    let bson = |b: &Bson| {
+        bson::RawBson::try_from(b.clone()).map_err(|_| DedupeError::Reply {
+            detail: "an _id that cannot be encoded",
+        })
+    };
+    entry.append("id", bson(id)?);
+    entry.append("reason", reason);
+    entry.append("survivor", bson(survivor)?);
+    entry.append("doc", raw(original)?);
+    if let Some(change) = change {
+        entry.append("change", raw(change)?);
+    }
+    Ok(entry)
+}
+
+/// A byte key for an `_id`, to match ids without an order or a hash on `Bson`.
+pub(crate) fn id_key(id: &Bson) -> Vec<u8> {
+    bson::to_vec(&doc! { "": id }).unwrap_or_default()
+}
