@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+mod bson_compat;
 mod codes;
 mod conflict;
 mod conflict_body;

@@ -187,7 +187,7 @@ async fn insert<T: Send + Sync>(
 /// `doc` as the BSON bytes to send, `_id` first when it had none (a new `ObjectId`, as the
 /// driver would add it).
 pub(crate) fn prepare<T: Serialize>(doc: &T) -> mongodb::error::Result<RawDocumentBuf> {
-    let raw = mongodb::bson::to_raw_document_buf(doc)?;
+    let raw = crate::bson_compat::to_raw(doc)?;
     if raw.get("_id")?.is_some() {
         return Ok(raw);
     }
@@ -195,9 +195,8 @@ pub(crate) fn prepare<T: Serialize>(doc: &T) -> mongodb::error::Result<RawDocume
     let mut bytes = rawdoc! { "_id": ObjectId::new() }.into_bytes();
     bytes.pop();
     bytes.extend_from_slice(&raw.as_bytes()[4..]);
-    let length = i32::try_from(bytes.len()).map_err(|_| {
-        <mongodb::bson::ser::Error as serde::ser::Error>::custom("document too large for BSON")
-    })?;
+    let length = i32::try_from(bytes.len())
+        .map_err(|_| crate::bson_compat::ser_error("document too large for BSON"))?;
     bytes[..4].copy_from_slice(&length.to_le_bytes());
     Ok(RawDocumentBuf::from_bytes(bytes)?)
 }
@@ -223,8 +222,8 @@ mod tests {
         let doc = Document::try_from(raw.as_ref()).unwrap();
         assert_eq!(doc.keys().collect::<Vec<_>>(), ["_id", "a", "b"]);
         assert!(matches!(doc.get("_id"), Some(Bson::ObjectId(_))));
-        assert_eq!(doc.get_str("a"), Ok("x"));
-        assert_eq!(doc.get_document("b"), Ok(&doc! { "c": 1 }));
+        assert_eq!(doc.get_str("a").ok(), Some("x"));
+        assert_eq!(doc.get_document("b").ok(), Some(&doc! { "c": 1 }));
     }
 
     #[test]

@@ -259,6 +259,6 @@ async fn insert_many<T: Send + Sync>(
 fn id_of(doc: &RawDocumentBuf) -> mongodb::error::Result<Bson> {
     let id = doc
         .get("_id")?
-        .ok_or_else(|| <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id"))?;
-    Ok(Bson::try_from(id.to_raw_bson())?)
+        .ok_or_else(|| crate::bson_compat::missing_field("_id"))?;
+    Ok(Bson::try_from(id)?)
 }

@@ -155,10 +155,10 @@ impl<T: DeserializeOwned> Upserted<T> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn previous(&self) -> Result<Option<T>, mongodb::bson::de::Error> {
+    pub fn previous(&self) -> mongodb::error::Result<Option<T>> {
         self.previous
             .as_ref()
-            .map(|raw| mongodb::bson::from_slice(raw.as_bytes()))
+            .map(|raw| crate::bson_compat::from_raw(raw))
             .transpose()
     }
 }
@@ -576,12 +576,8 @@ impl<T> Upserted<T> {
                     .get("_id")
                     .ok()
                     .flatten()
-                    .and_then(|id| Bson::try_from(id.to_raw_bson()).ok())
-                    .ok_or_else(|| {
-                        let missing =
-                            <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id");
-                        UpsertError::Driver(missing.into())
-                    })?;
+                    .and_then(|id| Bson::try_from(id).ok())
+                    .ok_or_else(|| UpsertError::Driver(crate::bson_compat::missing_field("_id")))?;
                 (UpsertOutcome::Updated, id)
             }
         };
@@ -632,7 +628,7 @@ mod tests {
         );
         assert_eq!(
             not_equality(
-                doc! { "email": Bson::RegularExpression(mongodb::bson::Regex { pattern: "^a".into(), options: String::new() }) }
+                doc! { "email": Bson::RegularExpression(crate::bson_compat::regex("^a", "").unwrap()) }
             ),
             "email"
         );
