@@ -15,14 +15,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 results=()
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+cpu() { # sets cpu_now: CPU seconds of everything run so far (`times` in this shell)
+  times >"$cpu_file"
+  cpu_now=$(tail -n 1 "$cpu_file" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] } printf "%d", t }')
+}
 combo() {
-  local label=$1 t0
+  local label=$1 t0 c0
   shift
   echo
   echo "== $label"
   t0=$(date +%s)
+  cpu
+  c0=$cpu_now
   "$@"
-  results+=("$(printf '%5d s  %s' $(($(date +%s) - t0)) "$label")")
+  cpu
+  results+=("$(printf '%5d s wall %5d s CPU  %s' $(($(date +%s) - t0)) $((cpu_now - c0)) "$label")")
 }
 
 if ! pkg-config --exists openssl 2>/dev/null; then

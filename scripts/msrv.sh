@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 features=${1:-bson-2}
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
-lowest=$(sed -n 's/^mongodb = { version = "\([^"]*\)".*/\1/p' Cargo.toml)
+lowest=$(sed -n 's/^mongodb = { version = "\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
 if ! rustup toolchain install "$msrv" --profile minimal >/dev/null 2>&1; then
   echo "msrv: Rust $msrv cannot be installed on this machine; skipped"
   exit 0
