@@ -78,7 +78,9 @@ fn main() {
     let raw = collection(&db, "raw_insert", "email");
     let ioc = collection(&db, "insert_or_conflict", "email");
     // Warm the pool and the index cache.
-    ioc.insert_or_conflict(doc! { "email": "warm" }).run().unwrap();
+    ioc.insert_or_conflict(doc! { "email": "warm" })
+        .run()
+        .unwrap();
     let user = |n: u64, side: &str| doc! { "email": format!("user{n}-{side}@example.com"), "name": "Ann Example", "age": 42 };
     pair(
         "insert_or_conflict / insert_one",

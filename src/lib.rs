@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+mod bson_compat;
 mod codes;
 mod conflict;
 mod conflict_body;

@@ -72,7 +72,9 @@ fn code(dup: &DuplicateKey) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use mongodb::bson::{doc, from_document};
+    use mongodb::bson::doc;
+
+    use crate::bson_compat::from_document;
     use mongodb::error::{Error, ErrorKind, InsertManyError, WriteError, WriteFailure};
 
     use super::*;

@@ -193,7 +193,7 @@ fn base64(bytes: &[u8]) -> String {
 mod tests {
     use mongodb::bson::oid::ObjectId;
     use mongodb::bson::spec::BinarySubtype;
-    use mongodb::bson::{doc, Binary, DateTime, Decimal128, Regex, Timestamp};
+    use mongodb::bson::{doc, Binary, DateTime, Decimal128, Timestamp};
     use serde_json::json;
 
     use super::*;
@@ -260,10 +260,9 @@ mod tests {
         };
         assert_eq!(relaxed(Bson::Binary(uuid))["$binary"]["subType"], "04");
         assert_eq!(
-            relaxed(Bson::RegularExpression(Regex {
-                pattern: "^ab.*c$".into(),
-                options: "ix".into()
-            })),
+            relaxed(Bson::RegularExpression(
+                crate::bson_compat::regex("^ab.*c$", "ix").unwrap()
+            )),
             json!({ "$regularExpression": { "pattern": "^ab.*c$", "options": "ix" } })
         );
         assert_eq!(

@@ -177,7 +177,10 @@ async fn an_import_survives_a_step_down() {
         Err(dupkey::Error::InsertMany(report)) => *report,
         other => panic!("a report of the planted duplicates expected: {other:?}"),
     };
-    assert!(report.stopped_by().is_none(), "the import survives the step-down");
+    assert!(
+        report.stopped_by().is_none(),
+        "the import survives the step-down"
+    );
     assert!(report.failures().is_empty());
     let took = started.elapsed();
 

@@ -193,6 +193,6 @@ fn thirty_two_threads_upsert_one_new_key_one_document() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].get_i32("count"), Ok(32));
+    assert_eq!(stored[0].get_i32("count").ok(), Some(32));
     db.drop().run().unwrap();
 }

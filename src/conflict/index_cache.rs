@@ -274,7 +274,11 @@ fn list_indexes_blocking<T: Send + Sync>(
 ) -> mongodb::error::Result<Indexes> {
     let specs: Vec<Document> = match coll.list_indexes().run() {
         Ok(cursor) => cursor
-            .map(|model| Ok(mongodb::bson::to_document(&model?)?))
+            .map(|model| {
+                crate::bson_compat::to_document(&model?).ok_or_else(|| {
+                    crate::bson_compat::ser_error("an index model that is not a document")
+                })
+            })
             .collect::<mongodb::error::Result<_>>()?,
         Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
             Vec::new()

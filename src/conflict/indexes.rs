@@ -36,7 +36,7 @@ impl Index {
         let collation = spec
             .get_document("collation")
             .ok()
-            .and_then(|c| mongodb::bson::from_document::<Collation>(c.clone()).ok());
+            .and_then(|c| crate::bson_compat::from_document::<Collation>(c.clone()).ok());
         Some(Index {
             name,
             key,
@@ -160,7 +160,7 @@ mod tests {
         let collation = nick.collation.as_ref().unwrap();
         assert_eq!(collation.locale, "en");
         assert_eq!(
-            mongodb::bson::to_document(collation).unwrap(),
+            crate::bson_compat::to_document(collation).unwrap(),
             doc! { "locale": "en", "strength": 2 }
         );
     }

@@ -369,13 +369,15 @@ impl std::error::Error for InsertManyReport {
 
 #[cfg(test)]
 mod tests {
-    use mongodb::bson::{doc, from_document, RawDocumentBuf};
+    use mongodb::bson::{doc, RawDocumentBuf};
+
+    use crate::bson_compat::from_document;
     use mongodb::error::{Error, ErrorKind, InsertManyError};
 
     use super::{batches, InsertManyReport, MAX_BATCH_BYTES, MAX_BATCH_DOCUMENTS};
 
     fn raw(n: i32) -> RawDocumentBuf {
-        RawDocumentBuf::from_document(&doc! { "_id": n }).unwrap()
+        crate::bson_compat::to_raw(&doc! { "_id": n }).unwrap()
     }
 
     #[test]
@@ -392,7 +394,7 @@ mod tests {
         );
         let big = "x".repeat(MAX_BATCH_BYTES / 3);
         let docs: Vec<_> = (0..4)
-            .map(|n| RawDocumentBuf::from_document(&doc! { "_id": n, "s": &big }).unwrap())
+            .map(|n| crate::bson_compat::to_raw(&doc! { "_id": n, "s": &big }).unwrap())
             .collect();
         assert_eq!(batches(&docs), [0..2, 2..4]);
         assert!(batches(&[]).is_empty());

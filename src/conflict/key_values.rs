@@ -13,7 +13,7 @@ pub(crate) fn key_value(doc: &RawDocument, pattern: &Document) -> Option<Documen
     let mut value = Document::new();
     for field in pattern.keys() {
         let found = match lookup(doc, field)? {
-            Some(raw) => Bson::try_from(raw.to_raw_bson()).ok()?,
+            Some(raw) => Bson::try_from(raw).ok()?,
             None => Bson::Null,
         };
         value.insert(field.clone(), found);

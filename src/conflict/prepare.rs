@@ -6,7 +6,7 @@ use serde::Serialize;
 /// `doc` as the BSON bytes to send, `_id` first when it had none (a new `ObjectId`, as the
 /// driver would add it).
 pub(crate) fn prepare<T: Serialize>(doc: &T) -> mongodb::error::Result<RawDocumentBuf> {
-    let raw = mongodb::bson::to_raw_document_buf(doc)?;
+    let raw = crate::bson_compat::to_raw(doc)?;
     if raw.get("_id")?.is_some() {
         return Ok(raw);
     }
@@ -14,9 +14,8 @@ pub(crate) fn prepare<T: Serialize>(doc: &T) -> mongodb::error::Result<RawDocume
     let mut bytes = rawdoc! { "_id": ObjectId::new() }.into_bytes();
     bytes.pop();
     bytes.extend_from_slice(&raw.as_bytes()[4..]);
-    let length = i32::try_from(bytes.len()).map_err(|_| {
-        <mongodb::bson::ser::Error as serde::ser::Error>::custom("document too large for BSON")
-    })?;
+    let length = i32::try_from(bytes.len())
+        .map_err(|_| crate::bson_compat::ser_error("document too large for BSON"))?;
     bytes[..4].copy_from_slice(&length.to_le_bytes());
     Ok(RawDocumentBuf::from_bytes(bytes)?)
 }
@@ -25,8 +24,8 @@ pub(crate) fn prepare<T: Serialize>(doc: &T) -> mongodb::error::Result<RawDocume
 pub(crate) fn id_of(doc: &RawDocumentBuf) -> mongodb::error::Result<Bson> {
     let id = doc
         .get("_id")?
-        .ok_or_else(|| <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id"))?;
-    Ok(Bson::try_from(id.to_raw_bson())?)
+        .ok_or_else(|| crate::bson_compat::missing_field("_id"))?;
+    Ok(Bson::try_from(id)?)
 }
 
 #[cfg(test)]
@@ -50,8 +49,8 @@ mod tests {
         let doc = Document::try_from(raw.as_ref()).unwrap();
         assert_eq!(doc.keys().collect::<Vec<_>>(), ["_id", "a", "b"]);
         assert!(matches!(doc.get("_id"), Some(Bson::ObjectId(_))));
-        assert_eq!(doc.get_str("a"), Ok("x"));
-        assert_eq!(doc.get_document("b"), Ok(&doc! { "c": 1 }));
+        assert_eq!(doc.get_str("a").ok(), Some("x"));
+        assert_eq!(doc.get_document("b").ok(), Some(&doc! { "c": 1 }));
     }
 
     #[test]

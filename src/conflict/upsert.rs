@@ -84,12 +84,8 @@ impl<T> Upserted<T> {
                     .get("_id")
                     .ok()
                     .flatten()
-                    .and_then(|id| Bson::try_from(id.to_raw_bson()).ok())
-                    .ok_or_else(|| {
-                        let missing =
-                            <mongodb::bson::de::Error as serde::de::Error>::missing_field("_id");
-                        Error::Driver(missing.into())
-                    })?;
+                    .and_then(|id| Bson::try_from(id).ok())
+                    .ok_or_else(|| Error::Driver(crate::bson_compat::missing_field("_id")))?;
                 (UpsertOutcome::Updated, id)
             }
         };
@@ -110,7 +106,7 @@ impl<T: DeserializeOwned> Upserted<T> {
     pub fn previous(&self) -> mongodb::error::Result<Option<T>> {
         self.previous
             .as_ref()
-            .map(|raw| mongodb::bson::from_slice(raw.as_bytes()).map_err(Into::into))
+            .map(|raw| crate::bson_compat::from_raw(raw))
             .transpose()
     }
 }

@@ -217,7 +217,10 @@ fn set_id(update: &Document) -> Option<&Bson> {
         .find_map(|op| update.get_document(op).ok()?.get("_id"))
 }
 
-pub(crate) fn unique_index<'a>(indexes: &'a Indexes, fields: &[&str]) -> Result<&'a Index, Refusal> {
+pub(crate) fn unique_index<'a>(
+    indexes: &'a Indexes,
+    fields: &[&str],
+) -> Result<&'a Index, Refusal> {
     if let Some(index) = indexes.unique_on(fields) {
         return Ok(index);
     }
@@ -308,7 +311,7 @@ mod tests {
         );
         assert_eq!(
             not_equality(
-                doc! { "email": Bson::RegularExpression(mongodb::bson::Regex { pattern: "^a".into(), options: String::new() }) }
+                doc! { "email": Bson::RegularExpression(crate::bson_compat::regex("^a", "").unwrap()) }
             ),
             "email"
         );

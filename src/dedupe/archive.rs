@@ -225,28 +225,24 @@ pub(crate) fn entry(
     original: &Document,
     change: Option<&Document>,
 ) -> Result<RawDocumentBuf, DedupeError> {
-    let raw = |d: &Document| {
-        RawDocumentBuf::from_document(d).map_err(|_| DedupeError::Reply {
-            detail: "a document that cannot be encoded",
-        })
+    let mut entry = doc! {
+        "id": id.clone(),
+        "reason": reason,
+        "survivor": survivor.clone(),
+        "doc": original.clone(),
     };
-    let mut entry = RawDocumentBuf::new();
-    let bson = |b: &Bson| {
-        bson::RawBson::try_from(b.clone()).map_err(|_| DedupeError::Reply {
-            detail: "an _id that cannot be encoded",
-        })
-    };
-    entry.append("id", bson(id)?);
-    entry.append("reason", reason);
-    entry.append("survivor", bson(survivor)?);
-    entry.append("doc", raw(original)?);
     if let Some(change) = change {
-        entry.append("change", raw(change)?);
+        entry.insert("change", change.clone());
     }
+    let entry = crate::bson_compat::to_raw(&entry).map_err(|_| DedupeError::Reply {
+        detail: "a document that cannot be encoded",
+    })?;
     Ok(entry)
 }
 
 /// A byte key for an `_id`, to match ids without an order or a hash on `Bson`.
 pub(crate) fn id_key(id: &Bson) -> Vec<u8> {
-    bson::to_vec(&doc! { "": id }).unwrap_or_default()
+    crate::bson_compat::to_raw(&doc! { "": id })
+        .map(RawDocumentBuf::into_bytes)
+        .unwrap_or_default()
 }

@@ -4,7 +4,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{self, Bson, Document};
+use mongodb::bson::{Bson, Document};
 use mongodb::options::Collation;
 use mongodb::{Collection, IndexModel};
 
@@ -316,7 +316,7 @@ pub(crate) fn sign(direction: &Bson) -> Option<bool> {
 
 /// The server fills in every option; only those the caller gave are compared.
 pub(crate) fn same_collation(wanted: Option<&Collation>, found: Option<&Collation>) -> bool {
-    let as_doc = |c: &Collation| bson::to_document(c).ok();
+    let as_doc = |c: &Collation| crate::bson_compat::to_document(c);
     match (wanted, found) {
         (None, None) => true,
         (Some(wanted), Some(found)) => match (as_doc(wanted), as_doc(found)) {

@@ -476,7 +476,7 @@ impl<'a> ResolveDuplicates<'a> {
 fn statement(index: &UniqueIndex, filter: Document, update: Document) -> Document {
     let mut statement = doc! { "q": filter, "u": update };
     if let Some(collation) = index.collation() {
-        if let Ok(collation) = mongodb::bson::to_document(collation) {
+        if let Some(collation) = crate::bson_compat::to_document(collation) {
             statement.insert("collation", collation);
         }
     }

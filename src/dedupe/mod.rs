@@ -62,15 +62,15 @@ mod engine;
 mod error;
 mod find;
 mod import;
-mod rollout;
-mod scratch;
-mod server_index;
 mod keep;
 mod pipeline;
 mod report;
 mod resolve;
 mod restore;
+mod rollout;
 mod rules;
+mod scratch;
+mod server_index;
 mod spec;
 mod update;
 
@@ -82,15 +82,15 @@ pub use import::{
     check_import, check_import_stream, CheckImport, Collider, ImportCheck, ImportProgress,
     RowConflict,
 };
-pub use rollout::{
-    rollout_unique_index, IndexState, Resolve, Rollout, RolloutProgress, RolloutStep,
-    RolloutUniqueIndex,
-};
 pub use keep::Keep;
 pub use report::{Removal, Report, Resolution};
 pub use resolve::{
     merge_duplicates, rekey_duplicates, remove_duplicates, RemoveDuplicates, ResolveDuplicates,
 };
 pub use restore::{restore, Restore, Restored};
+pub use rollout::{
+    rollout_unique_index, IndexState, Resolve, Rollout, RolloutProgress, RolloutStep,
+    RolloutUniqueIndex,
+};
 pub use rules::{Merge, Rekey};
 pub use spec::UniqueIndex;

@@ -220,14 +220,14 @@ impl Restore<'_> {
                 .get("_id")
                 .ok()
                 .flatten()
-                .and_then(|id| Bson::try_from(id.to_raw_bson()).ok());
+                .and_then(|id| Bson::try_from(id).ok());
             if let Some(id) = id {
                 now.insert(id_key(&id), raw.into_bytes());
             }
         }
         let mut statements = Vec::new();
         for (id, original) in originals {
-            let same = RawDocumentBuf::from_document(&original)
+            let same = crate::bson_compat::to_raw(&original)
                 .ok()
                 .is_some_and(|raw| now.get(&id_key(&id)) == Some(&raw.into_bytes()));
             if same {

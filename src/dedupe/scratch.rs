@@ -45,7 +45,7 @@ impl Scratch {
         let mut create = self.database.create_collection(&name);
         if index.is_id() {
             if let Some(collation) = default_collation {
-                let collation: Collation = mongodb::bson::from_document(collation.clone())
+                let collation: Collation = crate::bson_compat::from_document(collation.clone())
                     .map_err(|_| DedupeError::Reply {
                         detail: "a collection collation that cannot be read",
                     })?;

@@ -51,7 +51,7 @@ impl ServerIndex {
     /// The collation the index compares under; `None` is simple (byte-wise).
     pub(crate) fn collation(&self) -> Option<Collation> {
         let collation = self.spec.get_document("collation").ok()?;
-        mongodb::bson::from_document(collation.clone()).ok()
+        crate::bson_compat::from_document(collation.clone()).ok()
     }
 
     /// Whether every key part is an ordinary ascending or descending field (not text, geo
@@ -126,7 +126,7 @@ pub(crate) async fn default_collation(
     Ok(spec
         .options
         .collation
-        .and_then(|c| mongodb::bson::to_document(&c).ok()))
+        .and_then(|c| crate::bson_compat::to_document(&c)))
 }
 
 /// The server's error code, for a command error.

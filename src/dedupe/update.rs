@@ -1,6 +1,6 @@
 //! Many updates or replacements in one `update` command: one round trip for a batch.
 
-use mongodb::bson::{self, doc, Bson, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
 
 use super::DedupeError;
@@ -29,9 +29,11 @@ pub(crate) async fn update(
     let namespace = collection.namespace();
     let database = collection.client().database(&namespace.db);
     let write_concern = match collection.write_concern() {
-        Some(wc) => Some(bson::to_document(wc).map_err(|_| DedupeError::Reply {
-            detail: "a write concern that cannot be encoded",
-        })?),
+        Some(wc) => Some(
+            crate::bson_compat::to_document(wc).ok_or(DedupeError::Reply {
+                detail: "a write concern that cannot be encoded",
+            })?,
+        ),
         None => None,
     };
     let mut total = Updated::default();
@@ -40,7 +42,9 @@ pub(crate) async fn update(
         let mut end = start;
         let mut bytes = 0;
         while end < statements.len() && end - start < batch_size {
-            let size = bson::to_vec(&statements[end]).map(|v| v.len()).unwrap_or(0);
+            let size = crate::bson_compat::to_raw(&statements[end])
+                .map(|r| r.as_bytes().len())
+                .unwrap_or(0);
             if end > start && bytes + size > MAX_COMMAND_BYTES {
                 break;
             }

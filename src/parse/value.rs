@@ -14,7 +14,7 @@
 //! Each parser is `fn(input) -> Result<(value, rest)>`.
 
 use mongodb::bson::{
-    oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document, Regex, Timestamp,
+    oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document, Timestamp,
 };
 
 use super::number::number;
@@ -179,10 +179,8 @@ fn hex_of_invalid_utf8(content: &str) -> bool {
 fn regex<'a>(input: &'a str, follow: Follow<'_>) -> Result<(Bson, &'a str)> {
     let body = &input[1..];
     let (len, close) = raw_end(body, b'/', follow).ok_or(Error::Unterminated)?;
-    let regex = Regex {
-        pattern: body[..len].to_owned(),
-        options: body[len + 1..len + close].to_owned(),
-    };
+    let regex = crate::bson_compat::regex(&body[..len], &body[len + 1..len + close])
+        .ok_or(Error::Expected("a regex without NUL"))?;
     Ok((Bson::RegularExpression(regex), &body[len + close..]))
 }
 
@@ -600,12 +598,8 @@ mod tests {
 
     #[test]
     fn regexes() {
-        let re = |p: &str, o: &str| {
-            Bson::RegularExpression(Regex {
-                pattern: p.into(),
-                options: o.into(),
-            })
-        };
+        let re =
+            |p: &str, o: &str| Bson::RegularExpression(crate::bson_compat::regex(p, o).unwrap());
         assert_eq!(exact("/^ab.*c$/i"), re("^ab.*c$", "i"));
         assert_eq!(exact("/a/b/imsx"), re("a/b", "imsx"));
         assert_eq!(exact("//"), re("", ""));
@@ -695,10 +689,7 @@ mod tests {
     #[test]
     fn second_ends() {
         let s = Bson::String(String::new());
-        let re = Bson::RegularExpression(Regex {
-            pattern: String::new(),
-            options: String::new(),
-        });
+        let re = Bson::RegularExpression(crate::bson_compat::regex("", "").unwrap());
         assert_eq!(
             end_again(", b: \"y\", b: \"z\"", &s, "b"),
             Some(", b: \"z\"")
