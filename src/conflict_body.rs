@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::constraint::{self, Constraint, Unique};
 use crate::relaxed::RelaxedDocument;
-use crate::DuplicateKey;
+use crate::{DuplicateKey, Fields};
 
 /// The code of a duplicate no declared constraint describes.
 const UNDECLARED: &str = "duplicate_key";
@@ -66,7 +66,7 @@ const UNDECLARED: &str = "duplicate_key";
 ///
 /// let body = ConflictBody::typed::<Users>(&dup);
 /// assert_eq!(body.code(), "handle_taken");
-/// assert_eq!(body.fields(), ["tenantId", "handle"]);
+/// assert!(body.fields().eq(["tenantId", "handle"]));
 /// assert_eq!(body.error(), "tenantId and handle is already taken");
 /// assert_eq!(body.in_locale("de-DE").error(), "tenantId and handle ist bereits vergeben");
 /// ```
@@ -109,7 +109,7 @@ impl ConflictBody {
     /// # use dupkey::{ConflictBody, DuplicateKey};
     /// let dup = DuplicateKey::from_message("E11000 duplicate key error collection: shop.users index: tenant_1_email_1 dup key: { tenant: 3, email: \"a@b.c\" }").unwrap();
     /// assert_eq!(ConflictBody::new(&dup).error(), "this combination of tenant and email already exists");
-    /// assert_eq!(ConflictBody::new(&dup).fields(), ["tenant", "email"]);
+    /// assert!(ConflictBody::new(&dup).fields().eq(["tenant", "email"]));
     /// ```
     pub fn new(dup: &DuplicateKey) -> Self {
         Self::build(dup, None)
@@ -329,10 +329,10 @@ impl ConflictBody {
     /// ```
     /// # use dupkey::{ConflictBody, DuplicateKey};
     /// let dup = DuplicateKey::from_message("E11000 duplicate key error").unwrap();
-    /// assert!(ConflictBody::new(&dup).fields().is_empty());
+    /// assert_eq!(ConflictBody::new(&dup).fields().len(), 0);
     /// ```
-    pub fn fields(&self) -> Vec<&str> {
-        self.fields.iter().map(String::as_str).collect()
+    pub fn fields(&self) -> Fields<'_> {
+        Fields::new(&self.fields)
     }
 
     /// The index's name, when opted in and known.

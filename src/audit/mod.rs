@@ -62,6 +62,8 @@ use mongodb::{Client, Namespace};
 
 use namespaces::Namespaces;
 
+use crate::Fields;
+
 /// Flags upserts whose filter is not plain equality on exactly a unique index's fields; see
 /// the [module docs](self).
 ///
@@ -200,8 +202,8 @@ impl UpsertReport {
     }
 
     /// The filter's top-level field names (operators such as `$or` included), in order.
-    pub fn fields(&self) -> &[String] {
-        &self.fields
+    pub fn fields(&self) -> Fields<'_> {
+        Fields::new(&self.fields)
     }
 
     /// Why the upsert was flagged.

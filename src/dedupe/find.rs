@@ -363,7 +363,7 @@ impl<'a> DuplicateGroups<'a> {
         let cursor = pipeline::open(collection, index, max_ids, sort.as_ref()).await?;
         Ok(DuplicateGroups {
             cursor,
-            fields: index.fields().into_iter().map(str::to_owned).collect(),
+            fields: index.fields().map(str::to_owned).collect(),
             sort,
             progress: Progress::default(),
             on_progress: None,

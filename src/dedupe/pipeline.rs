@@ -45,7 +45,7 @@ pub(crate) fn pipeline(
     max_ids: usize,
     sort: Option<&SortKey>,
 ) -> Vec<Document> {
-    let fields = index.fields();
+    let fields: Vec<&str> = index.fields().collect();
     let mut stages = Vec::with_capacity(4);
     if let Some(filter) = index.partial_filter() {
         stages.push(doc! { "$match": filter.clone() });

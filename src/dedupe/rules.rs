@@ -218,7 +218,6 @@ impl<'a> Rekey<'a> {
             RekeyRule::Unset => {
                 let fields: Document = index
                     .fields()
-                    .into_iter()
                     .map(|f| (f.to_owned(), Bson::from("")))
                     .collect();
                 Ok(doc! { "$unset": fields })
@@ -262,7 +261,7 @@ fn unset_leaves_index(index: &UniqueIndex) -> bool {
     let Some(filter) = index.partial_filter() else {
         return false;
     };
-    let fields = index.fields();
+    let fields: Vec<&str> = index.fields().collect();
     conditions(filter)
         .into_iter()
         .any(|(field, condition)| fields.contains(&field.as_str()) && fails_on_missing(condition))

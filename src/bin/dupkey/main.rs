@@ -117,7 +117,7 @@ async fn dispatch(
         index = index.with_partial_filter(filter.clone());
     }
     let ns = format!("{}.{}", args.db, args.coll);
-    let keys = index.fields().join(", ");
+    let keys = index.fields().collect::<Vec<_>>().join(", ");
     // An index in the way is refused before anything is written.
     let built = if args.yes {
         match index_in_the_way(&coll, &index).await? {
@@ -174,8 +174,8 @@ async fn dispatch(
         };
         let last_key = index
             .fields()
-            .last()
-            .map(|f| (*f).to_owned())
+            .next_back()
+            .map(str::to_owned)
             .unwrap_or_default();
         let resolve = match fix {
             Fix::Delete => remove_duplicates(&coll, &index, keep).archive(archive),
