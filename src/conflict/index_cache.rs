@@ -247,22 +247,31 @@ impl Cached {
     }
 }
 
-/// `listIndexes` on the primary, where the writes it checks go.
-pub(crate) async fn list_indexes<T: Send + Sync>(
+/// The collection's index specifications as `listIndexes` gives them, read on the primary
+/// (where the writes they describe go); `None` when the collection does not exist. The one
+/// reader of `listIndexes` in the crate.
+pub(crate) async fn list_specs<T: Send + Sync>(
     coll: &Collection<T>,
-) -> mongodb::error::Result<Indexes> {
+) -> mongodb::error::Result<Option<Vec<Document>>> {
     let db = coll.client().database(&coll.namespace().db);
     let listed = db
         .run_cursor_command(doc! { "listIndexes": coll.name() })
         .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
         .await;
-    let specs: Vec<Document> = match listed {
-        Ok(cursor) => cursor.try_collect().await?,
+    match listed {
+        Ok(cursor) => Ok(Some(cursor.try_collect().await?)),
         Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
-            Vec::new()
+            Ok(None)
         }
-        Err(err) => return Err(err),
-    };
+        Err(err) => Err(err),
+    }
+}
+
+/// The collection's indexes; a collection that does not exist yet has its `_id` index.
+pub(crate) async fn list_indexes<T: Send + Sync>(
+    coll: &Collection<T>,
+) -> mongodb::error::Result<Indexes> {
+    let specs = list_specs(coll).await?.unwrap_or_default();
     Ok(Indexes::from_specs(&specs))
 }
 

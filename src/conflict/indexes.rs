@@ -57,7 +57,8 @@ impl Index {
     }
 }
 
-fn truthy(value: Option<&Bson>) -> bool {
+/// Whether an index option is on: servers have stored `true`, `1` and `1.0`.
+pub(crate) fn truthy(value: Option<&Bson>) -> bool {
     match value {
         Some(Bson::Boolean(b)) => *b,
         Some(Bson::Int32(n)) => *n != 0,

@@ -37,7 +37,7 @@ pub use insert_many::{InsertMany, InsertManyOrConflict, InsertManyReport};
 pub use upsert::{Upsert, UpsertByUnique, UpsertOutcome, Upserted};
 
 // The upsert filter rule, shared with the upsert audit.
-pub(crate) use index_cache::list_indexes;
+pub(crate) use index_cache::{list_indexes, list_specs};
 pub(crate) use indexes::Indexes;
 pub(crate) use upsert_rules::{equality_fields, unique_index};
 

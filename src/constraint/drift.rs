@@ -3,16 +3,11 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
-use mongodb::error::ErrorKind;
-use mongodb::options::{ReadPreference, SelectionCriteria};
+use mongodb::bson::{doc, Document};
 use mongodb::Collection;
 
 use super::Constraint;
-
-/// `NamespaceNotFound`: `listIndexes` on a collection that does not exist yet.
-const NAMESPACE_NOT_FOUND: i32 = 26;
+use crate::conflict::indexes::truthy;
 
 /// How a collection's unique indexes differ from the constraints an application declared:
 /// a startup check, so a renamed or dropped index is found before the first conflict is
@@ -72,18 +67,7 @@ impl<C: Constraint> Drift<C> {
     /// key fields in any order). The `_id` index is never reported as undeclared. A
     /// collection that does not exist yet has only its `_id` index.
     pub async fn check<T: Send + Sync>(coll: &Collection<T>) -> mongodb::error::Result<Self> {
-        let db = coll.client().database(&coll.namespace().db);
-        let listed = db
-            .run_cursor_command(doc! { "listIndexes": coll.name() })
-            .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
-            .await;
-        let specs: Vec<Document> = match listed {
-            Ok(cursor) => cursor.try_collect().await?,
-            Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
-                Vec::new()
-            }
-            Err(err) => return Err(err),
-        };
+        let specs = crate::conflict::list_specs(coll).await?.unwrap_or_default();
         Ok(Self::compare(&specs))
     }
 
@@ -141,16 +125,6 @@ impl<C: Constraint> Drift<C> {
 
 fn is_id(key: Option<&Document>) -> bool {
     key.is_some_and(|key| key.len() == 1 && key.contains_key("_id"))
-}
-
-fn truthy(value: Option<&Bson>) -> bool {
-    match value {
-        Some(Bson::Boolean(b)) => *b,
-        Some(Bson::Int32(n)) => *n != 0,
-        Some(Bson::Int64(n)) => *n != 0,
-        Some(Bson::Double(n)) => *n != 0.0,
-        _ => false,
-    }
 }
 
 impl<C: Constraint> fmt::Display for Drift<C> {

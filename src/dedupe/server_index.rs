@@ -7,9 +7,7 @@ use mongodb::options::Collation;
 use mongodb::Collection;
 
 use super::DedupeError;
-
-/// `NamespaceNotFound`: the collection does not exist.
-const NAMESPACE_NOT_FOUND: i32 = 26;
+use crate::conflict::indexes::truthy;
 
 /// One index as `listIndexes` describes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,19 +55,7 @@ impl ServerIndex {
     /// Whether every key part is an ordinary ascending or descending field (not text, geo
     /// or hashed): then a key filter on the paths finds the documents holding a key.
     pub(crate) fn plain_key(&self) -> bool {
-        self.key()
-            .values()
-            .all(|v| matches!(v, Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)))
-    }
-}
-
-fn truthy(value: Option<&Bson>) -> bool {
-    match value {
-        Some(Bson::Boolean(b)) => *b,
-        Some(Bson::Int32(n)) => *n != 0,
-        Some(Bson::Int64(n)) => *n != 0,
-        Some(Bson::Double(n)) => *n != 0.0,
-        _ => false,
+        crate::key_pattern::is_plain(&self.key())
     }
 }
 
@@ -77,30 +63,12 @@ fn truthy(value: Option<&Bson>) -> bool {
 pub(crate) async fn list(
     collection: &Collection<Document>,
 ) -> Result<Vec<ServerIndex>, DedupeError> {
-    let namespace = collection.namespace();
-    let cursor = collection
-        .client()
-        .database(&namespace.db)
-        .run_cursor_command(doc! { "listIndexes": &namespace.coll })
-        .await;
-    let cursor = match cursor {
-        Ok(cursor) => cursor,
-        Err(err) if code(&err) == Some(NAMESPACE_NOT_FOUND) => {
-            return Err(DedupeError::CollectionNotFound {
-                namespace: namespace.to_string(),
-            })
-        }
-        Err(source) => {
-            return Err(DedupeError::Driver {
-                operation: "listIndexes",
-                source,
-            })
-        }
-    };
-    let specs: Vec<Document> = cursor
-        .try_collect()
+    let specs = crate::conflict::list_specs(collection)
         .await
-        .map_err(DedupeError::driver("listIndexes"))?;
+        .map_err(DedupeError::driver("listIndexes"))?
+        .ok_or_else(|| DedupeError::CollectionNotFound {
+            namespace: collection.namespace().to_string(),
+        })?;
     Ok(specs.into_iter().map(|spec| ServerIndex { spec }).collect())
 }
 
