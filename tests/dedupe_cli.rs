@@ -4,6 +4,8 @@ mod support;
 
 use std::process::Command;
 
+use futures_util::TryStreamExt;
+
 use mongodb::bson::{doc, Document};
 use mongodb::{Collection, IndexModel};
 
@@ -265,4 +267,91 @@ async fn usage_and_input_errors() {
         err,
         format!("error: collection \"{db}.nope\" does not exist\n")
     );
+}
+
+#[tokio::test]
+async fn check_import_names_the_rows_an_import_would_lose() {
+    let client = support::client().await;
+    let db_name = support::unique_db("cli_check_import");
+    let coll = client.database(&db_name).collection::<Document>("users");
+    coll.create_index(
+        IndexModel::builder()
+            .keys(doc! { "email": 1 })
+            .options(
+                mongodb::options::IndexOptions::builder()
+                    .unique(true)
+                    .build(),
+            )
+            .build(),
+    )
+    .await
+    .unwrap();
+    coll.insert_one(doc! { "_id": 1, "email": "taken@x" })
+        .await
+        .unwrap();
+    let rows = std::env::temp_dir().join(format!("{db_name}.jsonl"));
+    std::fs::write(
+        &rows,
+        "{\"email\": \"new@x\"}\n{\"email\": \"taken@x\"}\n{\"email\": \"new@x\"}\n",
+    )
+    .unwrap();
+    let uri = support::server().uri.clone();
+    let file = rows.to_str().unwrap();
+    let args = ["--uri", &uri, "--db", &db_name, "--coll", "users"];
+    let (status, out, err) = run(&[&args[..], &["--check-import", file]].concat());
+    assert_eq!(status, 1, "{out}{err}");
+    assert!(
+        out.contains("row 1: refused by index email_1 (collides with stored document 1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 2: refused by index email_1 (collides with row 0)"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("3 rows checked against 2 unique indexes: 2 would be refused (1 with other rows, 1 with stored documents)\n"),
+        "{out}"
+    );
+    assert!(!out.contains("taken@x") && !out.contains("new@x"), "{out}");
+    assert_eq!(ids(&coll).await, [1], "nothing is written");
+    std::fs::remove_file(rows).unwrap();
+    client.database(&db_name).drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn rollout_prepares_resolves_and_converts() {
+    let client = support::client().await;
+    let db_name = support::unique_db("cli_rollout");
+    let coll = client.database(&db_name).collection::<Document>("users");
+    coll.insert_many(vec![
+        doc! { "_id": 1, "email": "a@x" },
+        doc! { "_id": 2, "email": "a@x" },
+        doc! { "_id": 3, "email": "b@x" },
+    ])
+    .await
+    .unwrap();
+    let uri = support::server().uri.clone();
+    let base = base(&uri, &db_name, "email");
+    let (status, _, err) = run(&[&base[..], &["--rollout"]].concat());
+    assert_eq!(status, 2, "--rollout without --yes is refused: {err}");
+    assert_eq!(ids(&coll).await, [1, 2, 3]);
+
+    let (status, out, err) = run(&[&base[..], &["--rollout", "--yes"]].concat());
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(
+        out.starts_with("unique index email_1 rolled out (online, started from Missing)"),
+        "{out}"
+    );
+    assert_eq!(ids(&coll).await, [1, 3]);
+    let unique = coll
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .any(|i| i.keys == doc! { "email": 1 } && i.options.and_then(|o| o.unique) == Some(true));
+    assert!(unique);
+    client.database(&db_name).drop().await.unwrap();
 }

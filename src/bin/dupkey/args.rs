@@ -6,6 +6,9 @@ use mongodb::options::Collation;
 pub const USAGE: &str = "\
 usage: dupkey [--uri URI] --db NAME --coll NAME --keys F1,F2:-1,... [INDEX] [FIX] [--yes]
        dupkey [--uri URI] --db NAME --coll NAME --restore RUN [--archive NAME]
+       dupkey [--uri URI] --db NAME --coll NAME --check-import FILE|- [--batch-size N]
+       dupkey [--uri URI] --db NAME --coll NAME --keys ... [INDEX] --rollout [--offline]
+              [--keep oldest|newest] [--by FIELD] [--batch-size N] --yes
 index: [--name NAME] [--collation JSON] [--partial-filter JSON] [--sparse]
 fix:   --fix delete|merge|rekey [--keep oldest|newest] [--by FIELD]
        [--merge fill|union] [--rekey suffix|unset] [--archive NAME] [--run ID]
@@ -29,6 +32,10 @@ pub struct Args {
     pub archive: Option<String>,
     pub run: Option<String>,
     pub restore: Option<String>,
+    /// JSON lines (one extended-JSON document a line) to check before an import; `-` is stdin.
+    pub check_import: Option<String>,
+    pub rollout: bool,
+    pub offline: bool,
     pub yes: bool,
     pub show: usize,
     pub batch_size: usize,
@@ -69,6 +76,9 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         archive: None,
         run: None,
         restore: None,
+        check_import: None,
+        rollout: false,
+        offline: false,
         yes: false,
         show: 20,
         batch_size: 1000,
@@ -116,6 +126,9 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
             "--archive" => parsed.archive = Some(value()?),
             "--run" => parsed.run = Some(value()?),
             "--restore" => parsed.restore = Some(value()?),
+            "--check-import" => parsed.check_import = Some(value()?),
+            "--rollout" => parsed.rollout = true,
+            "--offline" => parsed.offline = true,
             "--yes" => parsed.yes = true,
             "--show" => parsed.show = number(name, &value()?)?,
             "--batch-size" => parsed.batch_size = number(name, &value()?)?,
@@ -125,7 +138,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
     }
     parsed.db = db.ok_or("--db is required")?;
     parsed.coll = coll.ok_or("--coll is required")?;
-    if parsed.restore.is_some() {
+    if parsed.restore.is_some() || parsed.check_import.is_some() {
         return Ok(parsed);
     }
     parsed.keys = keys.ok_or("--keys is required")?;
@@ -165,7 +178,7 @@ fn key_pattern(text: &str) -> Result<Document, String> {
 }
 
 /// A JSON (extended JSON) object as a document.
-fn json(option: &str, text: &str) -> Result<Document, String> {
+pub fn json(option: &str, text: &str) -> Result<Document, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("{option}: {e}"))?;
     match Bson::try_from(value) {

@@ -17,6 +17,7 @@
 //! 1 for any other error (an existing index in the way included).
 
 mod args;
+mod modes;
 mod progress;
 
 use std::cmp::Reverse;
@@ -35,7 +36,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
 use progress::Display;
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -106,6 +107,9 @@ async fn dispatch(
         }
         return Ok(if back.refused().is_empty() { 0 } else { 3 });
     }
+    if let Some(file) = &args.check_import {
+        return modes::check_import(&coll, file, args.batch_size, out, err).await;
+    }
     let mut index = UniqueIndex::from_keys(args.keys.clone()).with_sparse(args.sparse);
     if let Some(name) = &args.name {
         index = index.with_name(name.clone());
@@ -118,6 +122,18 @@ async fn dispatch(
     }
     let ns = format!("{}.{}", args.db, args.coll);
     let keys = index.fields().collect::<Vec<_>>().join(", ");
+    if args.rollout {
+        if !args.yes {
+            writeln!(err, "error: --rollout writes to {ns}: add --yes")?;
+            return Ok(2);
+        }
+        let keep = match args.keep {
+            KeepBy::Oldest => Keep::oldest_by(args.by.clone()),
+            KeepBy::Newest => Keep::newest_by(args.by.clone()),
+        };
+        let online = !args.offline;
+        return modes::rollout(&coll, &index, keep, online, args.batch_size, out, err).await;
+    }
     // An index in the way is refused before anything is written.
     let built = if args.yes {
         match index_in_the_way(&coll, &index).await? {
