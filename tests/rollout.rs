@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dupkey::dedupe::{
-    rollout_unique_index, verify, DedupeError, IndexState, Keep, RolloutStep, UniqueIndex,
+    rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Resolve,
+    RolloutStep, UniqueIndex,
 };
 use dupkey::IsDuplicate;
 use mongodb::bson::{doc, Bson, Document};
@@ -318,6 +319,43 @@ async fn partial_indexes_and_the_checked_build_fallback() {
     assert!(
         matches!(err, DedupeError::CollectionNotFound { .. }),
         "{err:?}"
+    );
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rollout_can_merge_the_groups_it_finds() {
+    let db = database("rollout_merge").await;
+    let coll = db.collection::<Document>("users");
+    coll.insert_many(vec![
+        doc! { "_id": 1, "email": "a@x", "tags": ["red"] },
+        doc! { "_id": 2, "email": "a@x", "tags": ["blue"], "phone": "1" },
+        doc! { "_id": 3, "email": "b@x" },
+    ])
+    .await
+    .unwrap();
+    let index = UniqueIndex::new(["email"]);
+    let archive = Archive::new(&db.collection::<()>("archive"), "merge-run");
+    let resolve = Resolve::Merge(Keep::oldest(), Merge::union_arrays(), archive);
+    let done = rollout_unique_index(&coll, &index, resolve).await.unwrap();
+    assert!(done.is_online());
+    assert_eq!(done.removal().removed(), 1);
+    assert_eq!(
+        support::documents(&coll).await,
+        [
+            doc! { "_id": 1, "email": "a@x", "tags": ["red", "blue"], "phone": "1" },
+            doc! { "_id": 3, "email": "b@x" },
+        ]
+    );
+    assert!(verify(&coll, &index).await.unwrap().is_verified());
+    let archived = db
+        .collection::<Document>("archive")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert!(
+        archived > 0,
+        "the merged and deleted documents are archived first"
     );
     db.drop().await.unwrap();
 }

@@ -14,8 +14,8 @@ use mongodb::{Collection, IndexModel};
 use super::build::{same_collation, sign};
 use super::server_index::{self, ServerIndex};
 use super::{
-    create_unique_index, find_duplicates, remove_duplicates, DedupeError, Keep, Removal,
-    UniqueIndex,
+    create_unique_index, find_duplicates, merge_duplicates, rekey_duplicates, remove_duplicates,
+    Archive, DedupeError, Keep, Merge, Rekey, Removal, UniqueIndex,
 };
 
 /// `CannotConvertIndexToUnique`: duplicates stand in the way of `collMod ... unique: true`.
@@ -47,6 +47,12 @@ pub enum Resolve<'a> {
     /// Keeps the document [`Keep`] picks in each group and deletes the others, as
     /// [`remove_duplicates`] does.
     Delete(Keep<'a>),
+    /// Keeps the document [`Keep`] picks, folds the others into it by the [`Merge`] rule and
+    /// deletes them, each archived first, as [`merge_duplicates`] does.
+    Merge(Keep<'a>, Merge<'a>, Archive),
+    /// Keeps the document [`Keep`] picks and gives the others unique values by the [`Rekey`]
+    /// rule, each archived first, as [`rekey_duplicates`] does.
+    Rekey(Keep<'a>, Rekey<'a>, Archive),
 }
 
 impl<'a> From<Keep<'a>> for Resolve<'a> {
@@ -207,7 +213,7 @@ impl Rollout {
 /// 2. **Cross-check**: the server's own report (`collMod ... unique: true, dryRun: true`,
 ///    its violations) must list the same groups as [`find_duplicates`]; if they disagree
 ///    the run stops with [`DedupeError::Disagreement`] before anything is deleted;
-/// 3. **Resolve** the groups with `resolve` (today: [`Resolve::Delete`] with a [`Keep`],
+/// 3. **Resolve** the groups with `resolve` ([`Resolve::Delete`] with a [`Keep`], or a merge or a re-key,
 ///    that is [`remove_duplicates`]);
 /// 4. **Convert**: `collMod ... unique: true`.
 ///
@@ -415,20 +421,24 @@ async fn resolve_groups<'a>(
     batch_size: usize,
     shared: &Shared<'a>,
 ) -> Result<Removal, DedupeError> {
-    match resolve {
-        Resolve::Delete(keep) => {
-            let shared = shared.clone();
-            remove_duplicates(collection, index, keep)
-                .batch_size(batch_size)
-                .on_progress(move |p| {
-                    tell(&shared, |r| {
-                        r.groups = p.groups();
-                        r.removed = p.removed();
-                    })
-                })
-                .await
+    let run = match resolve {
+        Resolve::Delete(keep) => remove_duplicates(collection, index, keep),
+        Resolve::Merge(keep, merge, archive) => {
+            merge_duplicates(collection, index, keep, merge, archive)
         }
-    }
+        Resolve::Rekey(keep, rekey, archive) => {
+            rekey_duplicates(collection, index, keep, rekey, archive)
+        }
+    };
+    let shared = shared.clone();
+    run.batch_size(batch_size)
+        .on_progress(move |p| {
+            tell(&shared, |r| {
+                r.groups = p.groups();
+                r.removed = p.removed();
+            })
+        })
+        .await
 }
 
 /// The index on `index`'s key with its collation and partial filter (and its name, if it
