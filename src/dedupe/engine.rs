@@ -453,17 +453,35 @@ impl<'a> ResolveDuplicates<'a> {
                 conditions.push(filter.clone().into());
             }
             self.faults.before_write()?;
-            let result = self
-                .collection
-                .delete_many(doc! { "$and": conditions })
-                .with_options(
-                    DeleteOptions::builder()
-                        .collation(self.index.collation().cloned())
-                        .build(),
-                )
-                .await
-                .map_err(DedupeError::driver("delete"))?;
-            report.removed += result.deleted_count;
+            let filter = doc! { "$and": conditions };
+            let options = DeleteOptions::builder()
+                .collation(self.index.collation().cloned())
+                .build();
+            // A multi-document delete is not a retryable write: across an election it fails
+            // (or its write concern does) after the primary may have applied it. The batch is
+            // keyed by `_id` and guarded by the group key, so sending it again is safe. What an
+            // earlier attempt deleted is not in the retry's `deleted_count`, so a retried batch
+            // that succeeds counts every document it names.
+            let mut attempts = 0;
+            let result = loop {
+                attempts += 1;
+                let sent = self
+                    .collection
+                    .delete_many(filter.clone())
+                    .with_options(options.clone())
+                    .await;
+                match sent {
+                    Err(err) if attempts < STEP_DOWN_ATTEMPTS && is_step_down(&err) => {
+                        tokio::time::sleep(STEP_DOWN_PAUSE).await;
+                    }
+                    other => break other.map_err(DedupeError::driver("delete"))?,
+                }
+            };
+            report.removed += if attempts == 1 {
+                result.deleted_count
+            } else {
+                chunk.len() as u64
+            };
             progress.removed = report.removed;
             self.report(progress);
             pause(self.throttle).await;
@@ -484,6 +502,27 @@ fn statement(index: &UniqueIndex, filter: Document, update: Document) -> Documen
 }
 
 /// Waits after a write, when the caller asked for a throttle.
+/// Attempts of one delete batch while the replica set elects a new primary.
+const STEP_DOWN_ATTEMPTS: usize = 5;
+/// The wait between them: a new primary is usually elected within a second.
+const STEP_DOWN_PAUSE: Duration = Duration::from_millis(500);
+
+/// Whether `err` says the primary stepped down or shut down under the write: the codes the
+/// driver's retryable writes retry on.
+fn is_step_down(err: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    const CODES: [i32; 8] = [91, 189, 10107, 11600, 11602, 13435, 13436, 262];
+    let code = match &*err.kind {
+        ErrorKind::Command(e) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
+        _ => None,
+    };
+    err.contains_label("RetryableWriteError")
+        || matches!(&*err.kind, ErrorKind::Io(_))
+        || code.is_some_and(|code| CODES.contains(&code))
+}
+
 async fn pause(throttle: Option<Duration>) {
     if let Some(pause) = throttle {
         tokio::time::sleep(pause).await;
