@@ -412,3 +412,75 @@ async fn concurrent_upserts_on_a_new_key_survive_a_step_down() {
     );
     assert!(failed >= 1, "the step-down caught upserts in flight");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_run_survives_a_step_down() {
+    let _turn = TURN.lock().await;
+    let (client, coll, _commands) = setup("merge").await;
+    coll.drop_indexes().await.expect("no unique index yet");
+    // 3,000 keys held by three documents each, each holding one tag; 500 unique documents.
+    let groups = 3_000_i64;
+    let docs: Vec<Document> = (0..groups * 3)
+        .map(|i| doc! { "_id": i, "key": format!("g{}", i % groups), "tags": [format!("t{i}")] })
+        .chain((0..500_i64).map(|i| doc! { "_id": 100_000 + i, "key": format!("u{i}") }))
+        .collect();
+    coll.insert_many(docs).await.expect("seed");
+    let survivors: BTreeSet<i64> = (0..groups).chain(100_000..100_500).collect();
+
+    let index = UniqueIndex::new(["key"]);
+    let archive_coll = client
+        .database(&coll.namespace().db)
+        .collection::<()>("merge_archive");
+    let resolved = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let run = {
+        let (coll, index, resolved) = (coll.clone(), index.clone(), Arc::clone(&resolved));
+        let archive = dedupe::Archive::new(&archive_coll, "failover-merge");
+        tokio::spawn(async move {
+            dedupe::merge_duplicates(
+                &coll,
+                &index,
+                Keep::oldest(),
+                dedupe::Merge::union_arrays(),
+                archive,
+            )
+            .batch_size(250)
+            .on_group(|_| {
+                resolved.fetch_add(1, Ordering::Relaxed);
+            })
+            .await
+        })
+    };
+    let (waited, stepping) =
+        step_down_when(&client, async || resolved.load(Ordering::Relaxed) >= 600).await;
+    let merged = run
+        .await
+        .expect("join")
+        .unwrap_or_else(|err| panic!("the merge run stopped at the step-down: {err}"));
+    let took = started.elapsed();
+
+    assert_eq!(ids(&coll).await, survivors, "one document per key is left");
+    assert_eq!(merged.removed(), (groups * 2) as u64);
+    // Each survivor holds its group's three tags: no update was lost or applied twice.
+    for g in [0, groups / 2, groups - 1] {
+        let survivor = coll
+            .find_one(doc! { "_id": g })
+            .await
+            .unwrap()
+            .expect("survivor");
+        let tags = survivor.get_array("tags").expect("tags");
+        let want: Vec<Bson> = [g, g + groups, g + 2 * groups]
+            .iter()
+            .map(|i| Bson::from(format!("t{i}")))
+            .collect();
+        assert_eq!(tags, &want, "group {g}");
+    }
+    println!(
+        "merge run over {} documents: {took:?} in all; step-down asked after {waited:?} (600 groups resolved), new primary {stepping:?} later",
+        groups * 3 + 500
+    );
+    assert!(
+        took > waited,
+        "the step-down came while the run was going on"
+    );
+}

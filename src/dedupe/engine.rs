@@ -25,6 +25,7 @@ use mongodb::Collection;
 use super::archive::{self, id_key, Archived};
 use super::keep::Strategy;
 use super::resolve::{Action, ResolveDuplicates};
+use super::step_down;
 use super::update;
 use super::{
     DedupeError, DuplicateGroup, DuplicateGroups, Progress, Report, Resolution, UniqueIndex,
@@ -471,8 +472,8 @@ impl<'a> ResolveDuplicates<'a> {
                     .with_options(options.clone())
                     .await;
                 match sent {
-                    Err(err) if attempts < STEP_DOWN_ATTEMPTS && is_step_down(&err) => {
-                        tokio::time::sleep(STEP_DOWN_PAUSE).await;
+                    Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
+                        tokio::time::sleep(step_down::PAUSE).await;
                     }
                     other => break other.map_err(DedupeError::driver("delete"))?,
                 }
@@ -502,27 +503,6 @@ fn statement(index: &UniqueIndex, filter: Document, update: Document) -> Documen
 }
 
 /// Waits after a write, when the caller asked for a throttle.
-/// Attempts of one delete batch while the replica set elects a new primary.
-const STEP_DOWN_ATTEMPTS: usize = 5;
-/// The wait between them: a new primary is usually elected within a second.
-const STEP_DOWN_PAUSE: Duration = Duration::from_millis(500);
-
-/// Whether `err` says the primary stepped down or shut down under the write: the codes the
-/// driver's retryable writes retry on.
-fn is_step_down(err: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    const CODES: [i32; 8] = [91, 189, 10107, 11600, 11602, 13435, 13436, 262];
-    let code = match &*err.kind {
-        ErrorKind::Command(e) => Some(e.code),
-        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => Some(e.code),
-        ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
-        _ => None,
-    };
-    err.contains_label("RetryableWriteError")
-        || matches!(&*err.kind, ErrorKind::Io(_))
-        || code.is_some_and(|code| CODES.contains(&code))
-}
-
 async fn pause(throttle: Option<Duration>) {
     if let Some(pause) = throttle {
         tokio::time::sleep(pause).await;

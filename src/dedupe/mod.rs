@@ -72,6 +72,7 @@ mod rules;
 mod scratch;
 mod server_index;
 mod spec;
+mod step_down;
 mod update;
 
 pub use archive::Archive;

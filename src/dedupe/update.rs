@@ -3,7 +3,7 @@
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
 
-use super::DedupeError;
+use super::{step_down, DedupeError};
 
 /// Commands stay well under the server's 16 MiB limit.
 const MAX_COMMAND_BYTES: usize = 8 * 1024 * 1024;
@@ -60,10 +60,23 @@ pub(crate) async fn update(
         if let Some(wc) = &write_concern {
             command.insert("writeConcern", wc.clone());
         }
-        let reply = database
-            .run_command(command)
-            .await
-            .map_err(DedupeError::driver("update"))?;
+        // Sent again after a step-down: see `step_down`.
+        let mut attempts = 0;
+        let reply = loop {
+            attempts += 1;
+            let again = attempts < step_down::ATTEMPTS;
+            match database.run_command(command.clone()).await {
+                Err(err) if again && step_down::is_step_down(&err) => {}
+                Ok(reply)
+                    if again
+                        && reply
+                            .get_document("writeConcernError")
+                            .and_then(|e| e.get_i32("code"))
+                            .is_ok_and(step_down::is_step_down_code) => {}
+                other => break other.map_err(DedupeError::driver("update"))?,
+            }
+            tokio::time::sleep(step_down::PAUSE).await;
+        };
         total.matched += match reply.get("n") {
             Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
             Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
