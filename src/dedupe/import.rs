@@ -199,7 +199,7 @@ impl ImportCheck {
 /// scratch collections are dropped at the end, also after an error (see the module's note
 /// on cancellation).
 ///
-/// Client memory holds one batch at a time (default 1,000 rows) and the first
+/// Client memory holds one batch at a time (default 10,000 rows) and the first
 /// [`max_reported`](CheckImport::max_reported) conflicts, whatever the import's size.
 ///
 /// The check is a snapshot: writes to the collection while it runs are not seen. Rows
@@ -259,7 +259,7 @@ where
     CheckImport {
         collection: collection.clone_with_type(),
         rows: rows.boxed(),
-        batch_size: 1000,
+        batch_size: 10_000,
         max_reported: 1000,
         on_conflict: None,
         on_progress: None,
@@ -292,7 +292,8 @@ pub struct CheckImport<'a> {
 }
 
 impl<'a> CheckImport<'a> {
-    /// Sends at most `size` rows per batch (default 1,000; at least 1).
+    /// Sends at most `size` rows per batch (default 10,000; at least 1): fewer round trips
+    /// for more memory (about 19 MiB at the default on 1M small rows, 2 MiB at 1,000).
     pub fn batch_size(mut self, size: usize) -> Self {
         self.batch_size = size;
         self
