@@ -3,7 +3,8 @@
 //! Usage: `DUPKEY_URI=mongodb://127.0.0.1:PORT dupkey-downstream` (scripts/with-mongod.sh
 //! starts a server and sets it).
 
-use dupkey::{InsertOrConflict, IsDuplicate, UpsertByUnique, UpsertOutcome};
+use dupkey::prelude::*;
+use dupkey::UpsertOutcome;
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, IndexModel};
@@ -30,10 +31,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .expect_err("the second insert collides");
     assert!(err.is_duplicate());
 
-    let dup = users
+    let result = users
         .insert_or_conflict(doc! { "email": "ann@example.com" })
-        .await?
-        .expect_err("the email is taken");
+        .await;
+    assert!(result.is_duplicate());
+    let Err(dupkey::Error::Duplicate(dup)) = result else {
+        panic!("the email is taken: {result:?}")
+    };
     assert_eq!(dup.index(), Some("email_1"));
     assert_eq!(dup.key_value(), Some(&doc! { "email": "ann@example.com" }));
 
