@@ -2,14 +2,17 @@
 # Every driver setup dupkey supports, each with clippy and a live run, timed:
 #   default       clippy on all targets, the full test suite
 #   bson-3        clippy, unit tests, the live smoke test (tests/smoke.rs)
-#   sync          (slot: the sync feature lands with the blocking helpers)
-#   sync,bson-3   (slot: likewise)
+#   features      every optional feature (sync, anyhow, axum, actix-web, cli): clippy on all
+#                 targets, the full test suite
+#   sync          clippy, unit tests, the smoke test and the blocking helpers' live races
+#   sync,bson-3   the same under bson 3
 #   dependents    tests/downstream, an application with its own `mongodb` line and dupkey's
 #                 defaults: bson 3 switched on by the application; `--no-default-features
 #                 --features bson-2` on dupkey's side with the application's openssl-tls, and
 #                 with its rustls-tls (clippy on dupkey in each of those driver setups too)
 #   msrv          the lowest mongodb accepted, on the rust-version toolchain, bson-2 and bson-3
-# .ci/run covers default, bson-3, the bson 3 dependent and the MSRV with bson-2.
+# .ci/run covers default, every optional feature, bson-3 and sync,bson-3, the bson 3 dependent
+# and the MSRV with bson-2.
 # openssl-tls needs OpenSSL's headers: installed with apt-get when missing (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,15 +50,20 @@ bson3() {
   cargo clippy --no-default-features --features bson-3 --lib --test smoke --locked -- -D warnings
   cargo test --no-default-features --features bson-3 --lib --test smoke --locked
 }
-# Slots for the sync feature (the blocking helpers), once it exists:
-# sync() {
-#   cargo clippy --features sync --lib --test smoke --locked -- -D warnings
-#   cargo test --features sync --lib --test smoke --locked
-# }
-# sync_bson3() {
-#   cargo clippy --no-default-features --features sync,bson-3 --lib --test smoke --locked -- -D warnings
-#   cargo test --no-default-features --features sync,bson-3 --lib --test smoke --locked
-# }
+features() {
+  cargo clippy --all-targets --locked --features sync,anyhow,axum,actix-web,cli -- -D warnings
+  cargo test --locked --features sync,anyhow,axum,actix-web,cli
+}
+sync() {
+  cargo clippy --features sync --lib --test smoke --test sync_live --locked -- -D warnings
+  cargo test --features sync --lib --test smoke --test sync_live --locked
+}
+sync_bson3() {
+  cargo clippy --no-default-features --features sync,bson-3 --lib --test smoke --test sync_live \
+    --locked -- -D warnings
+  cargo test --no-default-features --features sync,bson-3 --lib --test smoke --test sync_live \
+    --locked
+}
 dependent() { # $1: the driver features tests/downstream picks (bson-3, rustls-tls, openssl-tls)
   local driver=mongodb/${1//,/,mongodb/}
   cargo clippy --lib --locked --no-default-features --features "bson-2,$driver" -- -D warnings
@@ -65,8 +73,9 @@ dependent() { # $1: the driver features tests/downstream picks (bson-3, rustls-t
 
 combo "default" default
 combo "bson-3" bson3
-# combo "sync" sync
-# combo "sync,bson-3" sync_bson3
+combo "every optional feature" features
+combo "sync" sync
+combo "sync,bson-3" sync_bson3
 combo "dependent: bson-3 by the application, rustls-tls" dependent bson-3,rustls-tls
 combo "dependent: bson-2, openssl-tls" dependent openssl-tls
 combo "dependent: bson-2, rustls-tls" dependent rustls-tls
