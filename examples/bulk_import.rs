@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Err(other) => return Err(other.into()),
         };
         for (row, id) in report.inserted_ids() {
-            println!("row {row}: inserted as {id}");
+            println!("row {row}: inserted as {}", Shell(id));
         }
         for dup in report.duplicates() {
             let row = dup.position().ok_or("a batch duplicate has a position")?;

@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             println!(
                 "delivery {delivery}: {:?} product {} (before: {})",
                 upserted.outcome(),
-                upserted.id(),
+                Shell(upserted.id()),
                 before
                     .as_ref()
                     .map_or("none".to_owned(), |d| Shell(d).to_string()),
