@@ -20,114 +20,17 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::cell::{Cell, RefCell};
-use std::time::{Duration, Instant};
+#[path = "support/pairs.rs"]
+mod pairs;
+
+use std::cell::Cell;
 
 use criterion::Criterion;
 use dupkey::prelude::*;
 use mongodb::bson::{doc, Document};
 use mongodb::options::{CollectionOptions, IndexOptions, WriteConcern};
 use mongodb::{Collection, IndexModel};
-use tokio::runtime::Runtime;
-
-/// Every op time of one side.
-#[derive(Default)]
-struct Side {
-    times: RefCell<Vec<Duration>>,
-}
-
-impl Side {
-    fn add(&self, took: Duration) {
-        self.times.borrow_mut().push(took);
-    }
-
-    fn ops(&self) -> usize {
-        self.times.borrow().len()
-    }
-
-    fn mean(&self) -> Duration {
-        let times = self.times.borrow();
-        times.iter().sum::<Duration>() / u32::try_from(times.len().max(1)).unwrap_or(u32::MAX)
-    }
-
-    fn median(&self) -> Duration {
-        let mut times = self.times.borrow().clone();
-        times.sort_unstable();
-        times.get(times.len() / 2).copied().unwrap_or_default()
-    }
-}
-
-/// One baseline/helper pair, measured interleaved.
-struct Pair {
-    baseline: Side,
-    helper: Side,
-}
-
-impl Pair {
-    fn new() -> Self {
-        Pair {
-            baseline: Side::default(),
-            helper: Side::default(),
-        }
-    }
-
-    /// Runs `iters` (baseline, helper) pairs, alternating which goes first; returns the time
-    /// of the side `report` picks.
-    fn run<A, B>(
-        &self,
-        rt: &Runtime,
-        iters: u64,
-        baseline: A,
-        helper: B,
-        report_helper: bool,
-    ) -> Duration
-    where
-        A: AsyncFn(u64),
-        B: AsyncFn(u64),
-    {
-        rt.block_on(async {
-            let (mut base_time, mut helper_time) = (Duration::ZERO, Duration::ZERO);
-            for i in 0..iters {
-                let time_base = async || {
-                    let start = Instant::now();
-                    baseline(i).await;
-                    start.elapsed()
-                };
-                let time_helper = async || {
-                    let start = Instant::now();
-                    helper(i).await;
-                    start.elapsed()
-                };
-                let (b, h) = if i.is_multiple_of(2) {
-                    let b = time_base().await;
-                    (b, time_helper().await)
-                } else {
-                    let h = time_helper().await;
-                    (time_base().await, h)
-                };
-                self.baseline.add(b);
-                self.helper.add(h);
-                base_time += b;
-                helper_time += h;
-            }
-            if report_helper {
-                helper_time
-            } else {
-                base_time
-            }
-        })
-    }
-
-    /// Helper throughput / baseline throughput, from the mean op times.
-    fn ratio_of_means(&self) -> f64 {
-        self.baseline.mean().as_secs_f64() / self.helper.mean().as_secs_f64()
-    }
-
-    /// The same from the median op times: what a busy machine's stalls do not move.
-    fn ratio_of_medians(&self) -> f64 {
-        self.baseline.median().as_secs_f64() / self.helper.median().as_secs_f64()
-    }
-}
+use pairs::Pair;
 
 /// A collection with a unique index on `key`, written with `w: 1`: the server's wait for the
 /// journal (majority on a one-node replica set) would hide the client-side cost measured.
@@ -256,15 +159,6 @@ fn main() {
             &calibration,
         ),
     ] {
-        println!(
-            "{name}: throughput ratio {:.3} (means: {:?} vs {:?} per op), {:.3} (medians: {:?} vs {:?}); {} interleaved pairs",
-            pair.ratio_of_means(),
-            pair.helper.mean(),
-            pair.baseline.mean(),
-            pair.ratio_of_medians(),
-            pair.helper.median(),
-            pair.baseline.median(),
-            pair.helper.ops(),
-        );
+        pair.print(name);
     }
 }

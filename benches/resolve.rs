@@ -20,8 +20,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "counting/mod.rs"]
+mod counting;
+
 use std::time::{Duration, Instant};
 
 use dupkey::dedupe::{merge_duplicates, remove_duplicates, Archive, Keep, Merge, UniqueIndex};
@@ -30,51 +31,8 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::AggregateOptions;
 use mongodb::{Collection, Database};
 
-/// Counts live heap bytes and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const GROUP: i64 = 10;
 
@@ -180,14 +138,11 @@ async fn merge(db: &Database, index: &UniqueIndex) -> u64 {
     done.removed()
 }
 
-/// Peak live heap bytes above the level at the start of `f`.
+/// `f`'s output, how long it took, and the peak live heap bytes above the level at its start.
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
     let started = Instant::now();
-    let out = f();
-    let took = started.elapsed();
-    (out, took, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+    let (out, peak) = counting::peak_heap(f);
+    (out, started.elapsed(), peak)
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
