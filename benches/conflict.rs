@@ -5,8 +5,9 @@
 //! - `find_one_and_update(..).upsert(true)` vs `upsert_by_unique` (`$inc` on 1,000 keys,
 //!   so mostly updates after the first round).
 //!
-//! Writes use `w: 1` (see `collection`). Each pair is measured interleaved: every iteration runs one baseline op and one helper op,
-//! in alternating order (A B, then B A), each timed on its own. Criterion gets two benchmarks
+//! Writes use `w: 1` (see `collection`). Each pair is measured interleaved by
+//! `benches/support/pairs.rs` (shared with `benches/audit.rs`): every iteration runs one
+//! baseline op and one helper op, in alternating order (A B, then B A), each timed on its own. Criterion gets two benchmarks
 //! per pair (one reports the baseline's times, the other the helper's, both measured while
 //! alternating), and the ratios printed at the end (throughput of the helper / throughput of
 //! the baseline, from mean and from median op times) come from every op timed in both, so

@@ -12,7 +12,7 @@ use dupkey::http::{HttpError, Problem};
 use mongodb::bson::{doc, Document};
 use mongodb::{Collection, Database};
 use serde_json::{json, Value};
-use support::http::{request, user_document, users, UserConstraint};
+use support::http::{race_sign_ups, request, user_document, users, UserConstraint};
 
 struct Collections {
     users: Collection<Document>,
@@ -122,21 +122,7 @@ async fn racing_sign_ups_for_one_email_give_one_201_and_409s() {
     let db = client.database(&support::unique_db("http_actix"));
     let (addr, server) = serve(&db).await;
 
-    let racers: Vec<_> = (0..24)
-        .map(|i| {
-            let body =
-                json!({ "email": "race@example.com", "tenant": 1, "handle": format!("h{i}") });
-            tokio::spawn(async move { request(addr, "POST", "/users", Some(&body)).await })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for racer in racers {
-        let answer = racer.await.unwrap();
-        if answer.status == 409 {
-            assert_eq!(answer.body["code"], "email_taken");
-        }
-        statuses.push(answer.status);
-    }
+    let statuses = race_sign_ups(addr).await;
     assert_eq!(
         statuses.iter().filter(|&&s| s == 201).count(),
         1,

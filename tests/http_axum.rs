@@ -18,7 +18,9 @@ use dupkey::ConflictBody;
 use mongodb::bson::{doc, Document};
 use mongodb::{Collection, Database};
 use serde_json::{json, Value};
-use support::http::{insert_or_conflict, request, send, user_document, users, UserConstraint};
+use support::http::{
+    insert_or_conflict, race_sign_ups, request, send, user_document, users, UserConstraint,
+};
 use tokio::net::TcpListener;
 
 #[derive(Clone)]
@@ -282,21 +284,7 @@ async fn racing_sign_ups_for_one_email_give_one_201_and_409s() {
     let db = client.database(&support::unique_db("http_axum"));
     let (addr, _) = serve(&db).await;
 
-    let racers: Vec<_> = (0..24)
-        .map(|i| {
-            let body =
-                json!({ "email": "race@example.com", "tenant": 1, "handle": format!("h{i}") });
-            tokio::spawn(async move { request(addr, "POST", "/users", Some(&body)).await })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for racer in racers {
-        let answer = racer.await.unwrap();
-        if answer.status == 409 {
-            assert_eq!(answer.body["code"], "email_taken");
-        }
-        statuses.push(answer.status);
-    }
+    let statuses = race_sign_ups(addr).await;
     assert_eq!(
         statuses.iter().filter(|&&s| s == 201).count(),
         1,

@@ -157,3 +157,25 @@ pub async fn insert_or_conflict<F: dupkey::http::Format>(
     users.insert_or_conflict(doc).await?;
     Ok(())
 }
+
+/// 24 sign-ups with one email and distinct handles, sent at once to `addr`; their statuses.
+/// Every 409 must carry the email constraint's code.
+pub async fn race_sign_ups(addr: SocketAddr) -> Vec<u16> {
+    let racers: Vec<_> = (0..24)
+        .map(|i| {
+            let body = serde_json::json!({
+                "email": "race@example.com", "tenant": 1, "handle": format!("h{i}"),
+            });
+            tokio::spawn(async move { request(addr, "POST", "/users", Some(&body)).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for racer in racers {
+        let answer = racer.await.unwrap();
+        if answer.status == 409 {
+            assert_eq!(answer.body["code"], "email_taken");
+        }
+        statuses.push(answer.status);
+    }
+    statuses
+}
