@@ -127,6 +127,46 @@ async fn merge_unions_arrays_into_a_survivor_chosen_by_an_async_lookup() {
 }
 
 #[tokio::test]
+async fn a_merge_that_changes_nothing_archives_the_survivor_but_does_not_rewrite_it() {
+    let db_name = support::unique_db("resolve_same");
+    let (client, log) = support::recording_client(&db_name).await;
+    let db = client.database(&db_name);
+    let coll = db.collection::<Document>("users");
+    let docs = vec![
+        doc! { "_id": 1, "email": "ann@x", "name": "Ann", "phone": "555" },
+        doc! { "_id": 2, "email": "ann@x", "name": "Anne" },
+        doc! { "_id": 3, "email": "ann@x", "phone": "556" },
+    ];
+    coll.insert_many(docs.clone()).await.unwrap();
+    let archive = Archive::new(&db.collection::<()>("archive"), "run-1");
+    let index = UniqueIndex::new(["email"]);
+    support::take(&log);
+    let done = merge_duplicates(
+        &coll,
+        &index,
+        Keep::oldest(),
+        Merge::fill_missing(),
+        archive.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((done.removed(), done.changed(), done.archived()), (2, 0, 3));
+    assert!(!support::take(&log).contains(&"update".to_owned()));
+    assert_eq!(support::documents(&coll).await, docs[..1]);
+    let reasons: Vec<String> = archived(&db)
+        .await
+        .iter()
+        .map(|e| e.get_str("reason").unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons[0], "changed: the survivor of a merge");
+
+    let back = restore(&coll, &archive).await.unwrap();
+    assert_eq!((back.restored(), back.unchanged()), (2, 1));
+    assert_eq!(support::documents(&coll).await, docs);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_dry_run_writes_nothing_not_even_the_archive() {
     let (db, coll, archive) = setup("resolve_dry", profiles()).await;
     let index = UniqueIndex::new(["email"]);
@@ -275,5 +315,41 @@ async fn a_delete_restored_after_the_index_reports_each_refused_document() {
     let docs = support::documents(&coll).await;
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[1].get_str("name"), Ok("Robert"));
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn restore_puts_back_the_oldest_version_a_run_archived_and_an_unknown_run_changes_nothing() {
+    let (db, coll, archive) = setup("resolve_versions", vec![doc! { "_id": 1, "v": "now" }]).await;
+    // A run stopped and run again by two processes can archive one document twice: the
+    // oldest version is the original, whichever batch the restore meets first.
+    let bucket = |v: &str, n: i32| {
+        doc! {
+            "_id": mongodb::bson::oid::ObjectId::new(),
+            "run": "run-1",
+            "entries": (0..n).map(|i| Bson::from(doc! {
+                "id": 1 + i, "reason": "deleted", "survivor": 0, "doc": { "_id": 1 + i, "v": v },
+            })).collect::<Vec<_>>(),
+        }
+    };
+    let (older, newer) = (bucket("original", 3), bucket("second", 1));
+    let buckets = db.collection::<Document>("archive");
+    buckets.insert_many([older, newer]).await.unwrap();
+    let back = restore(&coll, &archive).batch_size(2).await.unwrap();
+    assert_eq!((back.restored(), back.unchanged()), (3, 0));
+    assert_eq!(
+        support::documents(&coll).await,
+        [
+            doc! { "_id": 1, "v": "original" },
+            doc! { "_id": 2, "v": "original" },
+            doc! { "_id": 3, "v": "original" },
+        ]
+    );
+
+    let other = Archive::new(&db.collection::<()>("other_archive"), "run-1");
+    let none = restore(&coll, &other).await.unwrap();
+    assert_eq!((none.restored(), none.unchanged()), (0, 0));
+    let names = db.list_collection_names().await.unwrap();
+    assert!(!names.contains(&"other_archive".to_owned()), "{names:?}");
     db.drop().await.unwrap();
 }

@@ -13,12 +13,15 @@
 //! already archived, so a re-run keeps the first (original) version of each document and
 //! repeats the planned change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{self, doc, rawdoc, Bson, DateTime, Document, RawArrayBuf, RawDocumentBuf};
+use mongodb::bson::{
+    self, doc, rawdoc, Bson, DateTime, Document, RawArrayBuf, RawDocument, RawDocumentBuf,
+};
 use mongodb::options::{InsertOneOptions, WriteConcern};
 use mongodb::{Collection, IndexModel};
+use serde::Serialize;
 
 use super::DedupeError;
 
@@ -88,6 +91,12 @@ impl Archive {
         if self.is_fresh().await? {
             return Ok(true);
         }
+        self.index().await?;
+        Ok(false)
+    }
+
+    /// Builds the index `{ run: 1, "entries.id": 1 }` (nothing when it is there).
+    pub(crate) async fn index(&self) -> Result<(), DedupeError> {
         let index = IndexModel::builder()
             .keys(doc! { "run": 1, "entries.id": 1 })
             .build();
@@ -95,7 +104,44 @@ impl Archive {
             .create_index(index)
             .await
             .map_err(DedupeError::driver("createIndexes"))?;
-        Ok(false)
+        Ok(())
+    }
+
+    /// Which of `ids` (by [`id_key`]) an archive document of this run older than `bucket`
+    /// holds too: only the oldest version of a document is its original. Needs
+    /// [`index`](Self::index).
+    pub(crate) async fn held_before(
+        &self,
+        ids: &[Bson],
+        bucket: &Bson,
+    ) -> Result<HashSet<Vec<u8>>, DedupeError> {
+        let wanted: HashSet<Vec<u8>> = ids.iter().map(id_key).collect();
+        let mut older = self
+            .collection
+            .clone_with_type::<Document>()
+            .find(doc! { "run": &self.run, "_id": { "$lt": bucket }, "entries.id": { "$in": ids } })
+            .projection(doc! { "entries.id": 1 })
+            .await
+            .map_err(DedupeError::driver("find"))?;
+        let mut held = HashSet::new();
+        while let Some(older) = older
+            .try_next()
+            .await
+            .map_err(DedupeError::driver("find"))?
+        {
+            let Ok(entries) = older.get_array("entries") else {
+                continue;
+            };
+            for entry in entries {
+                if let Some(id) = entry.as_document().and_then(|e| e.get("id")) {
+                    let key = id_key(id);
+                    if wanted.contains(&key) {
+                        held.insert(key);
+                    }
+                }
+            }
+        }
+        Ok(held)
     }
 
     /// Whether the run has archived nothing yet.
@@ -138,6 +184,9 @@ impl Archive {
                 let (Some(id), Some(Bson::Document(doc))) =
                     (entry.remove("id"), entry.remove("doc"))
                 else {
+                    continue;
+                };
+                let Ok(doc) = crate::bson_compat::to_raw(&doc) else {
                     continue;
                 };
                 let key = id_key(&id);
@@ -212,7 +261,7 @@ impl Archive {
 #[derive(Debug)]
 pub(crate) struct Archived {
     /// The original.
-    pub(crate) doc: Document,
+    pub(crate) doc: RawDocumentBuf,
     /// The replacement or update the run planned, when it changed the document.
     pub(crate) change: Option<Document>,
 }
@@ -222,22 +271,29 @@ pub(crate) fn entry(
     id: &Bson,
     reason: &str,
     survivor: &Bson,
-    original: &Document,
+    original: &RawDocument,
     change: Option<&Document>,
 ) -> Result<RawDocumentBuf, DedupeError> {
-    let mut entry = doc! {
-        "id": id.clone(),
-        "reason": reason,
-        "survivor": survivor.clone(),
-        "doc": original.clone(),
-    };
-    if let Some(change) = change {
-        entry.insert("change", change.clone());
+    /// The original is copied as bytes, never parsed.
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        id: &'a Bson,
+        reason: &'a str,
+        survivor: &'a Bson,
+        doc: &'a RawDocument,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        change: Option<&'a Document>,
     }
-    let entry = crate::bson_compat::to_raw(&entry).map_err(|_| DedupeError::Reply {
+    let entry = Entry {
+        id,
+        reason,
+        survivor,
+        doc: original,
+        change,
+    };
+    crate::bson_compat::to_raw(&entry).map_err(|_| DedupeError::Reply {
         detail: "a document that cannot be encoded",
-    })?;
-    Ok(entry)
+    })
 }
 
 /// A byte key for an `_id`, to match ids without an order or a hash on `Bson`.
@@ -245,4 +301,41 @@ pub(crate) fn id_key(id: &Bson) -> Vec<u8> {
     crate::bson_compat::to_raw(&doc! { "": id })
         .map(RawDocumentBuf::into_bytes)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_holds_the_original_whole_and_the_change_when_there_is_one() {
+        let original = doc! { "_id": 7, "email": "a@x", "profile": { "tags": ["x", 1.5] } };
+        let raw = crate::bson_compat::to_raw(&original).unwrap();
+        let read =
+            |entry: RawDocumentBuf| -> Document { crate::bson_compat::from_raw(&entry).unwrap() };
+        let deleted = entry(&Bson::Int32(7), "deleted", &Bson::Int32(1), &raw, None).unwrap();
+        assert_eq!(
+            read(deleted),
+            doc! { "id": 7, "reason": "deleted", "survivor": 1, "doc": original.clone() }
+        );
+        let change = doc! { "$set": { "email": "a+7@x" } };
+        let changed = entry(
+            &Bson::Int32(7),
+            "changed",
+            &Bson::Int32(1),
+            &raw,
+            Some(&change),
+        );
+        assert_eq!(
+            read(changed.unwrap()),
+            doc! { "id": 7, "reason": "changed", "survivor": 1, "doc": original, "change": change }
+        );
+    }
+
+    #[test]
+    fn id_keys_tell_ids_apart_by_value_and_type() {
+        assert_eq!(id_key(&Bson::Int32(1)), id_key(&Bson::Int32(1)));
+        assert_ne!(id_key(&Bson::Int32(1)), id_key(&Bson::Int64(1)));
+        assert_ne!(id_key(&Bson::Int32(1)), id_key(&Bson::Int32(2)));
+    }
 }

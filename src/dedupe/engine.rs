@@ -8,44 +8,37 @@
 //! 2. pick each survivor, plan each change from the originals (or repeat the change the
 //!    archive recorded);
 //! 3. archive what is not archived yet, then update (merged survivors, re-keyed others),
-//!    then delete.
+//!    then delete; meanwhile the next batch's documents are read (step 1 of the next batch),
+//!    so a run costs about its writes alone.
+//!
+//! Documents stay as the server's bytes: the archive copies them, and only a merge, a re-key
+//! or a survivor by content parses them.
 //!
 //! A merged survivor is archived with its replacement and replaced before any other
 //! document of its group is deleted, so a re-run that finds part of a group gone still has
 //! the merge of the whole group to repeat.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
+use futures_util::future::try_join;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::DeleteOptions;
 use mongodb::Collection;
 
-use super::archive::{self, id_key, Archived};
+use super::archive::{id_key, Archived};
 use super::keep::Strategy;
+use super::plan::Plan;
 use super::resolve::{Action, ResolveDuplicates};
 use super::step_down;
 use super::update;
-use super::{
-    DedupeError, DuplicateGroup, DuplicateGroups, Progress, Report, Resolution, UniqueIndex,
-};
+use super::{DedupeError, DuplicateGroup, DuplicateGroups, Progress, Report};
 
 /// Write batches planned (and archived) together: each write command waits for its write
 /// concern, so archiving costs one insert per this many deletes, not one per delete.
 const ARCHIVED_BATCHES: usize = 10;
-
-/// The writes one batch plans.
-#[derive(Default)]
-struct Plan {
-    entries: Vec<RawDocumentBuf>,
-    /// `update` statements.
-    updates: Vec<Document>,
-    /// `_id`s to delete, each with the index of its group's guard.
-    deletes: Vec<(Bson, usize)>,
-    /// One key filter per group.
-    guards: Vec<Document>,
-}
 
 impl<'a> ResolveDuplicates<'a> {
     pub(crate) async fn run(mut self) -> Result<Report, DedupeError> {
@@ -78,6 +71,7 @@ impl<'a> ResolveDuplicates<'a> {
             let written_before = (report.removed, report.changed);
             let mut more = false;
             let (mut pending, mut pending_ids) = (Vec::new(), 0);
+            let mut ready = None;
             while let Some(group) = groups.try_next().await? {
                 if !group.is_complete() {
                     if whole_groups {
@@ -93,10 +87,15 @@ impl<'a> ResolveDuplicates<'a> {
                 if pending_ids >= self.planned_documents() {
                     let batch = std::mem::take(&mut pending);
                     pending_ids = 0;
-                    self.batch(batch, fresh, &mut report, &mut progress).await?;
+                    ready = self
+                        .step(ready, batch, fresh, &mut report, &mut progress)
+                        .await?;
                 }
             }
-            self.batch(pending, fresh, &mut report, &mut progress)
+            ready = self
+                .step(ready, pending, fresh, &mut report, &mut progress)
+                .await?;
+            self.step(ready, Vec::new(), fresh, &mut report, &mut progress)
                 .await?;
             // A larger group than the id limit: go again, while that makes progress.
             if self.dry_run || !more || (report.removed, report.changed) == written_before {
@@ -133,29 +132,81 @@ impl<'a> ResolveDuplicates<'a> {
             || matches!(self.keep.inner, Strategy::Prefer(_))
     }
 
-    /// Plans and writes one batch of groups.
-    async fn batch(
+    /// Plans and writes the batch `ready` while the next batch's documents are read: the
+    /// two batches hold other groups, so none of the writes touches what is read. Returns
+    /// the next batch, read.
+    async fn step(
         &mut self,
-        groups: Vec<DuplicateGroup>,
+        ready: Option<Fetched>,
+        next: Vec<DuplicateGroup>,
         fresh: bool,
         report: &mut Report,
         progress: &mut Progress,
-    ) -> Result<(), DedupeError> {
-        if groups.is_empty() {
-            return Ok(());
-        }
-        let reads = self.reads_documents();
-        let (current, archived) = if reads {
-            let wanted = self.wanted(&groups);
-            let current = read(&self.collection, &wanted, self.batch_size).await?;
-            let archived = match &self.archive {
-                Some(archive) if !fresh => archive.lookup(&wanted).await?,
-                _ => HashMap::new(),
-            };
-            (current, archived)
-        } else {
-            (Documents::default(), HashMap::new())
+    ) -> Result<Option<Fetched>, DedupeError> {
+        let next = (!next.is_empty()).then(|| self.fetch(next, fresh));
+        let next = async move {
+            match next {
+                Some(fetch) => fetch.await.map(Some),
+                None => Ok(None),
+            }
         };
+        let Some(ready) = ready else {
+            return next.await;
+        };
+        let plan = self.plan(ready, report, progress).await?;
+        if self.dry_run {
+            return next.await;
+        }
+        let ((), next) = try_join(self.write(plan, report, progress), next).await?;
+        Ok(next)
+    }
+
+    /// Reads what planning `groups` needs: their documents (when anything reads them) and,
+    /// on a run that archived before, what it archived of them. Owns what it uses, so it
+    /// runs beside a write.
+    fn fetch(
+        &self,
+        groups: Vec<DuplicateGroup>,
+        fresh: bool,
+    ) -> impl Future<Output = Result<Fetched, DedupeError>> + Send + 'static {
+        let wanted = self.reads_documents().then(|| self.wanted(&groups));
+        let collection = self.collection.clone();
+        let archive = self.archive.clone().filter(|_| !fresh);
+        let batch_size = self.batch_size;
+        async move {
+            let Some(wanted) = wanted else {
+                return Ok(Fetched {
+                    groups,
+                    current: Documents::default(),
+                    archived: HashMap::new(),
+                });
+            };
+            let current = read(&collection, &wanted, batch_size).await?;
+            let archived = match archive {
+                Some(archive) => archive.lookup(&wanted).await?,
+                None => HashMap::new(),
+            };
+            Ok(Fetched {
+                groups,
+                current,
+                archived,
+            })
+        }
+    }
+
+    /// Plans one batch of groups, calling the caller's callbacks group by group.
+    async fn plan(
+        &mut self,
+        fetched: Fetched,
+        report: &mut Report,
+        progress: &mut Progress,
+    ) -> Result<Plan, DedupeError> {
+        let Fetched {
+            groups,
+            current,
+            archived,
+        } = fetched;
+        let reads = self.reads_documents();
         let mut plan = Plan::default();
         for group in groups {
             let resolution = if reads {
@@ -181,10 +232,7 @@ impl<'a> ResolveDuplicates<'a> {
             }
             self.report(progress);
         }
-        if self.dry_run {
-            return Ok(());
-        }
-        self.write(plan, report, progress).await
+        Ok(plan)
     }
 
     /// The `_id`s whose documents a batch reads: for a plain delete with the survivor
@@ -200,203 +248,6 @@ impl<'a> ResolveDuplicates<'a> {
             })
             .cloned()
             .collect()
-    }
-
-    /// A plain delete by `_id`s, the documents unread.
-    fn plan_ids(
-        &mut self,
-        group: DuplicateGroup,
-        plan: &mut Plan,
-    ) -> Result<Option<Resolution>, DedupeError> {
-        let survivor = self.survivor_by_id(&group)?;
-        let guard = plan.guards.len();
-        plan.guards.push(self.index.key_filter(&group.key));
-        let DuplicateGroup {
-            key, count, ids, ..
-        } = group;
-        let removed: Vec<Bson> = ids.into_iter().filter(|id| *id != survivor).collect();
-        plan.deletes
-            .extend(removed.iter().map(|id| (id.clone(), guard)));
-        Ok(Some(Resolution {
-            key,
-            count,
-            survivor,
-            removed,
-            changed: Vec::new(),
-        }))
-    }
-
-    /// The survivor the server picked, or the caller chose by `_id`.
-    fn survivor_by_id(&mut self, group: &DuplicateGroup) -> Result<Bson, DedupeError> {
-        match &mut self.keep.inner {
-            Strategy::Sorted(_) => group.keep.clone().ok_or(DedupeError::Reply {
-                detail: "a group without its survivor",
-            }),
-            Strategy::Chosen(choose) => {
-                let Some(survivor) = choose(group) else {
-                    return Err(DedupeError::NoSurvivor {
-                        group: Box::new(group.clone()),
-                    });
-                };
-                if !group.ids.contains(&survivor) {
-                    return Err(DedupeError::SurvivorOutsideGroup {
-                        group: Box::new(group.clone()),
-                        survivor,
-                    });
-                }
-                Ok(survivor)
-            }
-            Strategy::Prefer(_) => Err(DedupeError::Reply {
-                detail: "a survivor by content without the documents",
-            }),
-        }
-    }
-
-    /// Plans one group from its documents. `None` when nothing of it is left to do (its
-    /// documents went meanwhile).
-    async fn plan_documents(
-        &mut self,
-        group: DuplicateGroup,
-        current: &Documents,
-        archived: &HashMap<Vec<u8>, Archived>,
-        plan: &mut Plan,
-    ) -> Result<Option<Resolution>, DedupeError> {
-        // The members still there, in `_id` order, each with its original.
-        let mut members: Vec<(usize, Vec<u8>)> = group
-            .ids
-            .iter()
-            .filter_map(|id| {
-                let key = id_key(id);
-                current.at.get(&key).map(|&at| (at, key))
-            })
-            .collect();
-        members.sort_unstable_by_key(|(at, _)| *at);
-        let original = |(at, key): &(usize, Vec<u8>)| -> &Document {
-            archived
-                .get(key)
-                .map(|a| &a.doc)
-                .unwrap_or(&current.docs[*at])
-        };
-        let survivor = match &mut self.keep.inner {
-            Strategy::Prefer(prefer) => {
-                let mut best: Option<&(usize, Vec<u8>)> = None;
-                for member in &members {
-                    best = match best {
-                        Some(b) if !prefer.prefer(original(member), original(b)).await => Some(b),
-                        _ => Some(member),
-                    };
-                }
-                match best {
-                    Some(b) => original(b).get("_id").cloned().ok_or(DedupeError::Reply {
-                        detail: "a document without its _id",
-                    })?,
-                    None => return Ok(None),
-                }
-            }
-            _ => self.survivor_by_id(&group)?,
-        };
-        let survivor_key = id_key(&survivor);
-        let survivor_member = members.iter().find(|(_, key)| *key == survivor_key);
-        let others: Vec<&(usize, Vec<u8>)> = members
-            .iter()
-            .filter(|(_, key)| *key != survivor_key)
-            .collect();
-        let guard_index = plan.guards.len();
-        let guard = self.guarded(&group.key);
-        plan.guards.push(self.index.key_filter(&group.key));
-        let (mut removed, mut changed) = (Vec::new(), Vec::new());
-        let id_of = |member: &(usize, Vec<u8>)| {
-            current.docs[member.0]
-                .get("_id")
-                .cloned()
-                .unwrap_or(Bson::Null)
-        };
-        let archiving = self.archive.is_some();
-        let archive_entry = |plan: &mut Plan,
-                             member: &(usize, Vec<u8>),
-                             reason: &str,
-                             change: Option<&Document>|
-         -> Result<(), DedupeError> {
-            if archiving && !archived.contains_key(&member.1) {
-                plan.entries.push(archive::entry(
-                    &id_of(member),
-                    reason,
-                    &survivor,
-                    original(member),
-                    change,
-                )?);
-            }
-            Ok(())
-        };
-        match &mut self.action {
-            Action::Delete => {
-                for member in &others {
-                    archive_entry(plan, member, "deleted: a duplicate of the survivor", None)?;
-                    removed.push(id_of(member));
-                }
-            }
-            Action::Merge(merge) => {
-                // The survivor went meanwhile: nothing to merge into; a re-run sees the rest.
-                let Some(kept) = survivor_member else {
-                    return Ok(None);
-                };
-                let target = match archived.get(&kept.1).and_then(|a| a.change.clone()) {
-                    Some(target) => target,
-                    None => {
-                        let mut target = original(kept).clone();
-                        for member in &others {
-                            merge.fold(&mut target, original(member));
-                        }
-                        target
-                    }
-                };
-                archive_entry(
-                    plan,
-                    kept,
-                    "changed: the survivor of a merge",
-                    Some(&target),
-                )?;
-                let mut filter = guard.clone();
-                filter.insert("_id", survivor.clone());
-                plan.updates.push(statement(self.index, filter, target));
-                changed.push(survivor.clone());
-                for member in &others {
-                    archive_entry(plan, member, "deleted: merged into the survivor", None)?;
-                    removed.push(id_of(member));
-                }
-            }
-            Action::Rekey(rekey) => {
-                for member in &others {
-                    let update = match archived.get(&member.1).and_then(|a| a.change.clone()) {
-                        Some(update) => update,
-                        None => rekey.update(self.index, original(member))?,
-                    };
-                    archive_entry(plan, member, "changed: re-keyed", Some(&update))?;
-                    let mut filter = guard.clone();
-                    filter.insert("_id", id_of(member));
-                    plan.updates.push(statement(self.index, filter, update));
-                    changed.push(id_of(member));
-                }
-            }
-        }
-        plan.deletes
-            .extend(removed.iter().map(|id| (id.clone(), guard_index)));
-        Ok(Some(Resolution {
-            key: group.key,
-            count: group.count,
-            survivor,
-            removed,
-            changed,
-        }))
-    }
-
-    /// The group's key filter and the partial filter, for updates.
-    fn guarded(&self, key: &Document) -> Document {
-        let mut conditions = vec![Bson::from(self.index.key_filter(key))];
-        if let Some(filter) = self.index.partial_filter() {
-            conditions.push(filter.clone().into());
-        }
-        doc! { "$and": conditions }
     }
 
     /// Archive, then updates, then deletes.
@@ -445,11 +296,10 @@ impl<'a> ResolveDuplicates<'a> {
             let ids: Vec<Bson> = chunk.iter().map(|(id, _)| id.clone()).collect();
             let mut used: Vec<usize> = chunk.iter().map(|(_, g)| *g).collect();
             used.dedup();
-            let or: Vec<Bson> = used.iter().map(|&g| guards[g].clone().into()).collect();
-            let mut conditions = vec![
-                Bson::from(doc! { "_id": { "$in": ids } }),
-                Bson::from(doc! { "$or": or }),
-            ];
+            // A document deleted still has the key of a group of this chunk, whose survivor
+            // the run keeps.
+            let keys = self.index.keys_filter(used.iter().map(|&g| &guards[g]));
+            let mut conditions = vec![Bson::from(doc! { "_id": { "$in": ids } }), keys.into()];
             if let Some(filter) = self.index.partial_filter() {
                 conditions.push(filter.clone().into());
             }
@@ -491,17 +341,6 @@ impl<'a> ResolveDuplicates<'a> {
     }
 }
 
-/// One `update` statement, under the index's collation.
-fn statement(index: &UniqueIndex, filter: Document, update: Document) -> Document {
-    let mut statement = doc! { "q": filter, "u": update };
-    if let Some(collation) = index.collation() {
-        if let Some(collation) = crate::bson_compat::to_document(collation) {
-            statement.insert("collation", collation);
-        }
-    }
-    statement
-}
-
 /// Waits after a write, when the caller asked for a throttle.
 async fn pause(throttle: Option<Duration>) {
     if let Some(pause) = throttle {
@@ -509,13 +348,15 @@ async fn pause(throttle: Option<Duration>) {
     }
 }
 
-/// The documents with these `_id`s, in `_id` order.
+/// The documents with these `_id`s, in `_id` order, as the server sent them: only what
+/// reads content parses them.
 async fn read(
     collection: &Collection<Document>,
     ids: &[Bson],
     batch_size: usize,
 ) -> Result<Documents, DedupeError> {
     let mut cursor = collection
+        .clone_with_type::<RawDocumentBuf>()
         .find(doc! { "_id": { "$in": ids } })
         .sort(doc! { "_id": 1 })
         .batch_size(u32::try_from(batch_size).unwrap_or(u32::MAX))
@@ -527,18 +368,33 @@ async fn read(
         .await
         .map_err(DedupeError::driver("find"))?
     {
-        let Some(id) = doc.get("_id") else {
+        let Some(id) = doc
+            .get("_id")
+            .ok()
+            .flatten()
+            .and_then(|id| Bson::try_from(id).ok())
+        else {
             continue;
         };
-        documents.at.insert(id_key(id), documents.docs.len());
+        documents.at.insert(id_key(&id), documents.docs.len());
+        documents.ids.push(id);
         documents.docs.push(doc);
     }
     Ok(documents)
 }
 
-/// A batch's documents, and where each `_id` is.
+/// A batch's documents, their `_id`s, and where each `_id` is.
 #[derive(Default)]
-struct Documents {
-    docs: Vec<Document>,
-    at: HashMap<Vec<u8>, usize>,
+pub(super) struct Documents {
+    pub(super) docs: Vec<RawDocumentBuf>,
+    pub(super) ids: Vec<Bson>,
+    pub(super) at: HashMap<Vec<u8>, usize>,
+}
+
+/// A batch of groups, and what was read for them.
+struct Fetched {
+    groups: Vec<DuplicateGroup>,
+    current: Documents,
+    /// What the run archived of them before, by [`id_key`].
+    archived: HashMap<Vec<u8>, Archived>,
 }

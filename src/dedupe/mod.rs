@@ -64,6 +64,7 @@ mod find;
 mod import;
 mod keep;
 mod pipeline;
+mod plan;
 mod report;
 mod resolve;
 mod restore;

@@ -160,17 +160,25 @@ impl Restore<'_> {
             });
         }
         let mut done = Restored::default();
-        let mut seen = std::collections::HashSet::new();
+        // A run re-run after a stop may have archived a document twice; the oldest version is
+        // the original. The archive's index answers which, so memory stays one batch.
+        if self.archive.is_fresh().await? {
+            return Ok(done);
+        }
+        self.archive.index().await?;
         let mut buckets = self.archive.buckets().await?;
-        let mut pending: Vec<(Bson, Document)> = Vec::new();
         while let Some(mut bucket) = buckets
             .try_next()
             .await
             .map_err(DedupeError::driver("find"))?
         {
+            let Some(bucket_id) = bucket.remove("_id") else {
+                continue;
+            };
             let Ok(entries) = bucket.get_array_mut("entries") else {
                 continue;
             };
+            let mut pending: Vec<(Bson, Document)> = Vec::new();
             for entry in entries.drain(..) {
                 let Bson::Document(mut entry) = entry else {
                     continue;
@@ -180,30 +188,34 @@ impl Restore<'_> {
                 else {
                     continue;
                 };
-                // The first archived version is the original.
-                if seen.insert(id_key(&id)) {
-                    pending.push((id, original));
-                }
+                pending.push((id, original));
                 if pending.len() >= self.batch_size {
-                    self.put_back(std::mem::take(&mut pending), &mut done)
+                    self.put_back(std::mem::take(&mut pending), &bucket_id, &mut done)
                         .await?;
                 }
             }
+            self.put_back(pending, &bucket_id, &mut done).await?;
         }
-        self.put_back(pending, &mut done).await?;
         Ok(done)
     }
 
     /// Upserts by `_id` the originals that differ from what is there now.
+    /// Versions an older archive document of the run holds too are not originals: skipped.
     async fn put_back(
         &mut self,
         originals: Vec<(Bson, Document)>,
+        bucket: &Bson,
         done: &mut Restored,
     ) -> Result<(), DedupeError> {
         if originals.is_empty() {
             return Ok(());
         }
         let ids: Vec<Bson> = originals.iter().map(|(id, _)| id.clone()).collect();
+        let held = self.archive.held_before(&ids, bucket).await?;
+        let originals: Vec<(Bson, Document)> = originals
+            .into_iter()
+            .filter(|(id, _)| !held.contains(&id_key(id)))
+            .collect();
         let mut now = std::collections::HashMap::new();
         let mut cursor = self
             .collection
