@@ -147,7 +147,9 @@ fn expected_name<'a>(input: &'a str, name: &str) -> Result<(&'a str, &'a str)> {
 
 /// A name up to the first `: `.
 fn any_name(input: &str) -> Result<(&str, &str)> {
-    let colon = super::find(input, ": ").ok_or(Error::Expected(": "))?;
+    let colon = super::marker::COLON
+        .find(input)
+        .ok_or(Error::Expected(": "))?;
     Ok((&input[..colon], &input[colon + 2..]))
 }
 

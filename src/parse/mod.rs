@@ -57,6 +57,7 @@
 
 mod index_name;
 mod key;
+mod marker;
 mod number;
 mod value;
 
@@ -64,6 +65,7 @@ use mongodb::bson::Document;
 
 use index_name::Split;
 use key::{Key, Values};
+use marker::{marker_for, Marker};
 
 /// Everything the message text says about one duplicate-key error.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -80,20 +82,23 @@ pub(crate) struct Parsed {
     pub(crate) key_value: Option<Document>,
 }
 
-const E11000: &str = "E11000 duplicate key error";
-const E11001: &str = "E11001 duplicate key on update";
-const DOCUMENTDB: &str = "Duplicate key violation on the requested collection";
-const INDEX: &str = " index: ";
-const COLLATION: &str = " collation: {";
-const DUP_KEY: &str = " dup key: {";
+static E11000: Marker = marker_for!("E11000 duplicate key error");
+static E11001: Marker = marker_for!("E11001 duplicate key on update");
+static DOCUMENTDB: Marker = marker_for!("Duplicate key violation on the requested collection");
+static INDEX: Marker = marker_for!(" index: ");
+static COLLATION: Marker = marker_for!(" collation: {");
+static DUP_KEY: Marker = marker_for!(" dup key: {");
+static FAILED: Marker = marker_for!(" Failed");
+static FOUND_VALUE: Marker = marker_for!(" found value: ");
+static FULL_ERROR: Marker = marker_for!("}, full error: ");
 
 /// Parses a duplicate-key message; `None` when `message` is not one.
 pub(crate) fn parse(message: &str) -> Option<Parsed> {
     let mut parsed = Parsed::default();
-    if let Some(rest) = after(message, E11000).or_else(|| after(message, E11001)) {
+    if let Some(rest) = E11000.after(message).or_else(|| E11001.after(message)) {
         duplicate_key_error(rest, &mut parsed);
     } else {
-        documentdb(after(message, DOCUMENTDB)?, &mut parsed);
+        documentdb(DOCUMENTDB.after(message)?, &mut parsed);
     }
     Some(parsed)
 }
@@ -102,7 +107,7 @@ pub(crate) fn parse(message: &str) -> Option<Parsed> {
 fn duplicate_key_error(input: &str, parsed: &mut Parsed) {
     if let Some(rest) = input.strip_prefix(" collection: ") {
         collection(rest, parsed);
-    } else if let Some(rest) = input.strip_prefix(INDEX) {
+    } else if let Some(rest) = input.strip_prefix(INDEX.text()) {
         legacy_index(rest, parsed);
     } else if let Some(rest) = input.strip_prefix(" dup key: ") {
         dup_key(rest, None, false, parsed);
@@ -111,7 +116,7 @@ fn duplicate_key_error(input: &str, parsed: &mut Parsed) {
 
 /// `<db>.<coll>` then ` index: …`, ` collation: …`, ` dup key: …`, or free text or nothing.
 fn collection(input: &str, parsed: &mut Parsed) {
-    let Some((at, end)) = first_of(input, &[INDEX, COLLATION, DUP_KEY]) else {
+    let Some((at, end)) = first_of(input, &[&INDEX, &COLLATION, &DUP_KEY]) else {
         namespace(bare_namespace(input), parsed);
         return;
     };
@@ -130,7 +135,7 @@ fn bare_namespace(input: &str) -> &str {
         .as_bytes()
         .windows(2)
         .position(|pair| matches!(pair, [b'.' | b',' | b':' | b';', b' ']));
-    let sentence = find(input, " Failed");
+    let sentence = FAILED.find(input);
     let end = match (punctuated, sentence) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).unwrap_or(input.len()),
@@ -140,7 +145,7 @@ fn bare_namespace(input: &str) -> &str {
 
 /// `<name>` then ` collation: {…` or ` dup key: {…`.
 fn index(input: &str, parsed: &mut Parsed) {
-    let Some((at, end)) = first_of(input, &[COLLATION, DUP_KEY]) else {
+    let Some((at, end)) = first_of(input, &[&COLLATION, &DUP_KEY]) else {
         return;
     };
     let name = Some(&input[..at]).filter(|name| !name.is_empty());
@@ -156,21 +161,21 @@ fn index(input: &str, parsed: &mut Parsed) {
 fn collation(input: &str, index: Option<&str>, parsed: &mut Parsed) {
     let mut quality = value::Quality::default();
     if let Ok((collation, rest)) = value::document(input, 1, &mut quality) {
-        if let Some(rest) = rest.strip_prefix(&DUP_KEY[..DUP_KEY.len() - 1]) {
+        if let Some(rest) = rest.strip_prefix(&DUP_KEY.text()[..DUP_KEY.len() - 1]) {
             parsed.collation = Some(collation);
             dup_key(rest, index, true, parsed);
             return;
         }
     }
     // An unreadable collation: the key follows the first ` dup key: {`.
-    if let Some(at) = find(input, DUP_KEY) {
+    if let Some(at) = DUP_KEY.find(input) {
         dup_key(&input[at + DUP_KEY.len() - 1..], index, true, parsed);
     }
 }
 
 /// 2.x/3.0: `<db>.<coll>.$<name>  dup key: {…`.
 fn legacy_index(input: &str, parsed: &mut Parsed) {
-    let (qualified, key) = match find(input, DUP_KEY) {
+    let (qualified, key) = match DUP_KEY.find(input) {
         Some(at) => (&input[..at], Some(&input[at + DUP_KEY.len() - 1..])),
         None => (input.trim_end(), None),
     };
@@ -245,9 +250,9 @@ fn dup_key(input: &str, index: Option<&str>, has_collation: bool, parsed: &mut P
 
 /// Where the key document may end: before a known trailer, else at the end of the text.
 fn documents(input: &str) -> impl Iterator<Item = &str> {
-    let found_value = find(input, " found value: ").map(|at| &input[..at]);
+    let found_value = FOUND_VALUE.find(input).map(|at| &input[..at]);
     // The trailer starts after the document's `}`.
-    let full_error = find(input, "}, full error: ").map(|at| &input[..=at]);
+    let full_error = FULL_ERROR.find(input).map(|at| &input[..=at]);
     [found_value, full_error, Some(input.trim_end())]
         .into_iter()
         .flatten()
@@ -311,21 +316,16 @@ fn derived_keys(parsed: &Parsed) -> bool {
     geo || (has("_fts") && has("_ftsx"))
 }
 
-/// The first of `needles` in `hay`: `(byte offset, which needle)`.
-fn first_of(hay: &str, needles: &[&str]) -> Option<(usize, usize)> {
-    needles
+/// The first of `markers` in `hay`: `(byte offset, which marker)`.
+fn first_of(hay: &str, markers: &[&Marker]) -> Option<(usize, usize)> {
+    markers
         .iter()
         .enumerate()
-        .filter_map(|(which, needle)| find(hay, needle).map(|at| (at, which)))
+        .filter_map(|(which, marker)| marker.find(hay).map(|at| (at, which)))
         .min()
 }
 
-/// The text after the first `needle` in `hay`.
-fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
-    find(hay, needle).map(|at| &hay[at + needle.len()..])
-}
-
-/// The byte offset of the first `needle` in `hay`.
+/// The byte offset of the first `needle` in `hay`, for texts known only at run time.
 pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
     memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
 }
@@ -632,9 +632,12 @@ mod tests {
 
     #[test]
     fn first_of_finds_the_earliest() {
-        assert_eq!(first_of("a b. c", &[". ", " b"]), Some((1, 1)));
-        assert_eq!(first_of("ab.", &[". "]), None);
-        assert_eq!(first_of("é é", &[" é"]), Some((2, 0)));
+        static DOT: Marker = marker_for!(". ");
+        static B: Marker = marker_for!(" b");
+        static E: Marker = marker_for!(" é");
+        assert_eq!(first_of("a b. c", &[&DOT, &B]), Some((1, 1)));
+        assert_eq!(first_of("ab.", &[&DOT]), None);
+        assert_eq!(first_of("é é", &[&E]), Some((2, 0)));
     }
 
     #[test]

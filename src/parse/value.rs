@@ -100,7 +100,9 @@ pub(crate) fn document<'a>(
     }
     let mut doc = Document::new();
     loop {
-        let colon = super::find(rest, ": ").ok_or(Error::Expected(": "))?;
+        let colon = super::marker::COLON
+            .find(rest)
+            .ok_or(Error::Expected(": "))?;
         let name = &rest[..colon];
         let (item, after) = value(&rest[colon + 2..], Follow::Document, depth + 1, quality)?;
         doc.insert(name, item);
