@@ -24,6 +24,8 @@ use mongodb::Client;
 #[cfg(not(feature = "bson-3"))]
 pub mod corpus;
 pub mod parse;
+#[cfg(not(feature = "bson-3"))]
+pub mod shapes;
 
 /// A running mongod and the watchdog that stops it.
 pub struct Mongod {

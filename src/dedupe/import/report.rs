@@ -1,0 +1,165 @@
+//! What a check of an import found: [`ImportCheck`], its conflicts and its progress.
+
+use mongodb::bson::Bson;
+
+/// What a row collides with: the document that holds its key first.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::Collider;
+///
+/// # fn show(with: &Collider) {
+/// match with {
+///     Collider::Row(position) => println!("an earlier row, #{position}"),
+///     Collider::Stored(id) => println!("the stored document {id}"),
+///     _ => println!("a document the check could not name"),
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Collider {
+    /// An earlier row of the import, by position (0-based).
+    Row(u64),
+    /// A document already in the collection, by `_id`.
+    Stored(Bson),
+    /// A document the check could not name: the index is text or geo, or the key holds an
+    /// array (a multikey index compares its elements).
+    Unknown,
+}
+
+/// One row the collection would refuse, on one unique index.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn show(conflict: &dupkey::dedupe::RowConflict) {
+/// println!("row {} on {}: {:?}", conflict.position(), conflict.index(), conflict.with());
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowConflict {
+    pub(super) position: u64,
+    pub(super) index: String,
+    pub(super) with: Collider,
+}
+
+impl RowConflict {
+    /// The row's position in the import (0-based).
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The name of the unique index that refuses it.
+    pub fn index(&self) -> &str {
+        &self.index
+    }
+
+    /// What it collides with.
+    pub fn with(&self) -> &Collider {
+        &self.with
+    }
+}
+
+/// How far a [`check_import`](super::check_import) run is.
+///
+/// # Examples
+///
+/// ```
+/// let p = dupkey::dedupe::ImportProgress::default();
+/// assert_eq!((p.rows(), p.conflicts(), p.finished()), (0, 0, false));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportProgress {
+    pub(super) rows: u64,
+    pub(super) conflicts: u64,
+    pub(super) finished: bool,
+}
+
+impl ImportProgress {
+    /// Rows checked so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Conflicts found so far.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts
+    }
+
+    /// Whether this is the last report.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+}
+
+/// What [`check_import`](super::check_import) found.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn show(check: &dupkey::dedupe::ImportCheck) {
+/// if !check.is_clean() {
+///     println!(
+///         "{} of {} rows would be refused ({} conflicts with rows, {} with stored documents)",
+///         check.rows_refused(), check.rows(), check.with_rows(), check.with_stored(),
+///     );
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportCheck {
+    pub(super) rows: u64,
+    pub(super) rows_refused: u64,
+    pub(super) conflicts: u64,
+    pub(super) with_rows: u64,
+    pub(super) with_stored: u64,
+    pub(super) indexes: Vec<String>,
+    pub(super) first: Vec<RowConflict>,
+}
+
+impl ImportCheck {
+    /// Rows checked.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Rows that at least one unique index would refuse.
+    pub fn rows_refused(&self) -> u64 {
+        self.rows_refused
+    }
+
+    /// Conflicts: one per refused row and index that refuses it.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts
+    }
+
+    /// Conflicts with an earlier row of the import.
+    pub fn with_rows(&self) -> u64 {
+        self.with_rows
+    }
+
+    /// Conflicts with a stored document. The rest of [`conflicts`](Self::conflicts) are
+    /// with a [`Collider::Unknown`].
+    pub fn with_stored(&self) -> u64 {
+        self.with_stored
+    }
+
+    /// The unique indexes checked, by name (`_id_` among them: rows without `_id` pass it).
+    pub fn indexes(&self) -> &[String] {
+        &self.indexes
+    }
+
+    /// The first conflicts, in row order, at most
+    /// [`max_reported`](super::CheckImport::max_reported) of them; all of them go through
+    /// [`on_conflict`](super::CheckImport::on_conflict).
+    pub fn first_conflicts(&self) -> &[RowConflict] {
+        &self.first
+    }
+
+    /// No row would be refused.
+    pub fn is_clean(&self) -> bool {
+        self.conflicts == 0
+    }
+}
