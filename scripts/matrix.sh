@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every driver setup dupkey supports, each with clippy and a live run, timed:
 #   default       clippy on all targets, the full test suite
-#   bson-3        clippy, unit tests, the live smoke test (tests/smoke.rs)
+#   bson-3        clippy, unit tests, the live smoke test (tests/smoke.rs); clippy on the
+#                 dupkey tool under bson 3
 #   features      every optional feature (sync, anyhow, axum, actix-web, cli): clippy on all
 #                 targets, the full test suite
 #   sync          clippy, unit tests, the smoke test and the blocking helpers' live races
@@ -49,6 +50,7 @@ default() {
 bson3() {
   cargo clippy --no-default-features --features bson-3 --lib --test smoke --locked -- -D warnings
   cargo test --no-default-features --features bson-3 --lib --test smoke --locked
+  cargo clippy --no-default-features --features bson-3,cli --bin dupkey --locked -- -D warnings
 }
 features() {
   cargo clippy --all-targets --locked --features sync,anyhow,axum,actix-web,cli -- -D warnings

@@ -2,6 +2,7 @@
 
 use mongodb::bson::{Bson, Document};
 use mongodb::options::Collation;
+use serde::Deserialize;
 
 pub const USAGE: &str = "\
 usage: dupkey [--uri URI] --db NAME --coll NAME --keys F1,F2:-1,... [INDEX] [FIX] [--yes]
@@ -106,9 +107,12 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
             "--name" => parsed.name = Some(value()?),
             "--collation" => {
                 let doc = json(name, &value()?)?;
-                parsed.collation = Some(
-                    mongodb::bson::from_document(doc).map_err(|e| format!("--collation: {e}"))?,
-                );
+                // Through serde, which bson 2 and bson 3 share (their `from_document`s differ).
+                let collation = Collation::deserialize(mongodb::bson::Deserializer::new(
+                    mongodb::bson::Bson::Document(doc),
+                ))
+                .map_err(|e| format!("--collation: {e}"))?;
+                parsed.collation = Some(collation);
             }
             "--partial-filter" => parsed.partial_filter = Some(json(name, &value()?)?),
             "--sparse" => parsed.sparse = true,
