@@ -21,6 +21,11 @@ use mongodb::Cursor;
 
 use super::{DedupeError, DuplicateGroup, UniqueIndex};
 
+/// Groups per cursor reply at most. Without a limit the server fills replies up to 16 MiB,
+/// which the client holds whole while it works through them; a getMore per this many groups
+/// costs little beside the writes they lead to.
+const GROUPS_PER_REPLY: u32 = 1000;
+
 /// Which survivor the server picks for each group while grouping: the document with the
 /// smallest (oldest) or largest (newest) value of `field`, ties broken by `_id`.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,6 +118,7 @@ pub(crate) async fn open(
     let options = AggregateOptions::builder()
         .allow_disk_use(true)
         .collation(index.collation().cloned())
+        .batch_size(GROUPS_PER_REPLY)
         .build();
     collection
         .aggregate(pipeline(index, max_ids, sort))
