@@ -14,6 +14,7 @@ use super::{DedupeError, DuplicateGroup, Resolution, UniqueIndex};
 /// The writes one batch plans.
 #[derive(Default)]
 pub(super) struct Plan {
+    /// Archive entries, written before any update or delete.
     pub(super) entries: Vec<RawDocumentBuf>,
     /// `update` statements.
     pub(super) updates: Vec<Document>,
