@@ -21,11 +21,10 @@
 
 use std::borrow::Borrow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mongodb::bson::{Document, RawDocumentBuf};
 use mongodb::options::{
-    FindOneAndUpdateOptions, Hint, InsertManyOptions, InsertOneOptions, UpdateModifications,
+    FindOneAndUpdateOptions, InsertManyOptions, InsertOneOptions, UpdateModifications,
 };
 use mongodb::results::InsertOneResult;
 use mongodb::sync::{ClientSession, Collection};
@@ -212,30 +211,7 @@ pub struct Upsert<'a, T: Send + Sync> {
 
 impl<'a, T: Send + Sync> Upsert<'a, T> {
     setters!(common, ::mongodb::sync::ClientSession);
-
-    /// The most time the server may spend on the write.
-    pub fn max_time(mut self, max_time: Duration) -> Self {
-        self.options.max_time = Some(max_time);
-        self
-    }
-
-    /// Variables the update can read as `$$name`.
-    pub fn let_vars(mut self, let_vars: Document) -> Self {
-        self.options.let_vars = Some(let_vars);
-        self
-    }
-
-    /// Which array elements the update's `$[identifier]` paths change.
-    pub fn array_filters(mut self, array_filters: impl IntoIterator<Item = Document>) -> Self {
-        self.options.array_filters = Some(array_filters.into_iter().collect());
-        self
-    }
-
-    /// The index the server uses to find the document.
-    pub fn hint(mut self, hint: Hint) -> Self {
-        self.options.hint = Some(hint);
-        self
-    }
+    setters!(upsert);
 
     /// Runs the upsert.
     pub fn run(mut self) -> Result<Upserted<T>, Error> {

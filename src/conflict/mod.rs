@@ -90,5 +90,33 @@ macro_rules! setters {
             self
         }
     };
+    (upsert) => {
+        /// The most time the server may spend on the write.
+        pub fn max_time(mut self, max_time: ::std::time::Duration) -> Self {
+            self.options.max_time = Some(max_time);
+            self
+        }
+
+        /// Variables the update can read as `$$name`.
+        pub fn let_vars(mut self, let_vars: ::mongodb::bson::Document) -> Self {
+            self.options.let_vars = Some(let_vars);
+            self
+        }
+
+        /// Which array elements the update's `$[identifier]` paths change.
+        pub fn array_filters(
+            mut self,
+            array_filters: impl IntoIterator<Item = ::mongodb::bson::Document>,
+        ) -> Self {
+            self.options.array_filters = Some(array_filters.into_iter().collect());
+            self
+        }
+
+        /// The index the server uses to find the document.
+        pub fn hint(mut self, hint: ::mongodb::options::Hint) -> Self {
+            self.options.hint = Some(hint);
+            self
+        }
+    };
 }
 pub(crate) use setters;

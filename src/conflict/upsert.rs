@@ -5,11 +5,10 @@ use std::fmt;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use mongodb::bson::{Bson, Document, RawDocument, RawDocumentBuf};
-use mongodb::options::{FindOneAndUpdateOptions, Hint, UpdateModifications};
+use mongodb::options::{FindOneAndUpdateOptions, UpdateModifications};
 use mongodb::{ClientSession, Collection};
 use serde::de::DeserializeOwned;
 
@@ -237,30 +236,7 @@ pub struct Upsert<'a, T: Send + Sync> {
 
 impl<'a, T: Send + Sync> Upsert<'a, T> {
     super::setters!(common);
-
-    /// The most time the server may spend on the write.
-    pub fn max_time(mut self, max_time: Duration) -> Self {
-        self.options.max_time = Some(max_time);
-        self
-    }
-
-    /// Variables the update can read as `$$name`.
-    pub fn let_vars(mut self, let_vars: Document) -> Self {
-        self.options.let_vars = Some(let_vars);
-        self
-    }
-
-    /// Which array elements the update's `$[identifier]` paths change.
-    pub fn array_filters(mut self, array_filters: impl IntoIterator<Item = Document>) -> Self {
-        self.options.array_filters = Some(array_filters.into_iter().collect());
-        self
-    }
-
-    /// The index the server uses to find the document.
-    pub fn hint(mut self, hint: Hint) -> Self {
-        self.options.hint = Some(hint);
-        self
-    }
+    super::setters!(upsert);
 }
 
 impl<'a, T: Send + Sync + 'a> IntoFuture for Upsert<'a, T> {
