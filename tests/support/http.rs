@@ -158,9 +158,9 @@ pub async fn insert_or_conflict<F: dupkey::http::Format>(
     Ok(())
 }
 
-/// 24 sign-ups with one email and distinct handles, sent at once to `addr`; their statuses.
-/// Every 409 must carry the email constraint's code.
-pub async fn race_sign_ups(addr: SocketAddr) -> Vec<u16> {
+/// 24 sign-ups with one email and distinct handles, sent at once to `addr`: exactly one is
+/// created (201), the 23 others are refused (409) with the email constraint's code.
+pub async fn race_sign_ups(addr: SocketAddr) {
     let racers: Vec<_> = (0..24)
         .map(|i| {
             let body = serde_json::json!({
@@ -177,5 +177,6 @@ pub async fn race_sign_ups(addr: SocketAddr) -> Vec<u16> {
         }
         statuses.push(answer.status);
     }
-    statuses
+    let count = |status| statuses.iter().filter(|&&s| s == status).count();
+    assert_eq!((count(201), count(409)), (1, 23), "{statuses:?}");
 }
