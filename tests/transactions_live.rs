@@ -8,15 +8,25 @@ use dupkey::{DuplicateKey, UpsertOutcome};
 use mongodb::bson::{doc, Bson, Document};
 use support::{code, setup, unique_index, IntoDuplicate};
 
-#[tokio::test]
-async fn transaction_insert_conflict_ends_the_transaction() {
-    let (client, db) = setup("txn_insert").await;
+/// A fresh `users` collection with a unique index on `email` and one document holding `email`.
+async fn users_holding(
+    prefix: &str,
+    email: &str,
+) -> (
+    mongodb::Client,
+    mongodb::Database,
+    mongodb::Collection<Document>,
+) {
+    let (client, db) = setup(prefix).await;
     let users = db.collection::<Document>("users");
     unique_index(&users, doc! { "email": 1 }).await;
-    users
-        .insert_one(doc! { "email": "taken@example.com" })
-        .await
-        .unwrap();
+    users.insert_one(doc! { "email": email }).await.unwrap();
+    (client, db, users)
+}
+
+#[tokio::test]
+async fn transaction_insert_conflict_ends_the_transaction() {
+    let (client, db, users) = users_holding("txn_insert", "taken@example.com").await;
 
     let mut session = client.start_session().await.unwrap();
     session.start_transaction().await.unwrap();
@@ -159,13 +169,7 @@ async fn transaction_upsert_and_batch_conflicts_end_the_transaction() {
 
 #[tokio::test]
 async fn and_run_callback_ends_at_the_conflict_and_runs_once() {
-    let (client, db) = setup("txn_and_run").await;
-    let users = db.collection::<Document>("users");
-    unique_index(&users, doc! { "email": 1 }).await;
-    users
-        .insert_one(doc! { "email": "taken@b.c" })
-        .await
-        .unwrap();
+    let (client, db, users) = users_holding("txn_and_run", "taken@b.c").await;
 
     let runs = std::sync::atomic::AtomicUsize::new(0);
     let mut session = client.start_session().await.unwrap();
@@ -202,13 +206,7 @@ async fn and_run_callback_ends_at_the_conflict_and_runs_once() {
 
 #[tokio::test]
 async fn and_run_callback_returns_a_duplicate_key_made_into_a_driver_error() {
-    let (client, db) = setup("txn_custom").await;
-    let users = db.collection::<Document>("users");
-    unique_index(&users, doc! { "email": 1 }).await;
-    users
-        .insert_one(doc! { "email": "taken@b.c" })
-        .await
-        .unwrap();
+    let (client, db, users) = users_holding("txn_custom", "taken@b.c").await;
 
     let mut session = client.start_session().await.unwrap();
     let result: mongodb::error::Result<()> = session
