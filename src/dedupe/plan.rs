@@ -114,8 +114,7 @@ impl ResolveDuplicates<'_> {
                 id: &current.ids[at],
                 key,
                 original,
-                change: archived.and_then(|a| a.change.as_ref()),
-                archived: archived.is_some(),
+                archived,
                 content,
             });
         }
@@ -147,7 +146,7 @@ impl ResolveDuplicates<'_> {
                              reason: &str,
                              change: Option<&Document>|
          -> Result<(), DedupeError> {
-            if archiving && !member.archived {
+            if archiving && member.archived.is_none() {
                 plan.entries.push(archive::entry(
                     member.id,
                     reason,
@@ -170,7 +169,7 @@ impl ResolveDuplicates<'_> {
                 let Some(kept) = survivor_member else {
                     return Ok(None);
                 };
-                let target = match kept.change {
+                let target = match kept.change() {
                     Some(target) => target.clone(),
                     None => {
                         let mut target = kept.content().clone();
@@ -200,7 +199,7 @@ impl ResolveDuplicates<'_> {
             }
             Action::Rekey(rekey) => {
                 for member in &others {
-                    let update = match member.change {
+                    let update = match member.change() {
                         Some(update) => update.clone(),
                         None => rekey.update(self.index, member.content())?,
                     };
@@ -251,14 +250,18 @@ struct Member<'a> {
     key: Vec<u8>,
     /// As archived when the run archived it already, else as read.
     original: &'a RawDocument,
-    /// The change the archive recorded for it.
-    change: Option<&'a Document>,
-    archived: bool,
+    /// What the run archived of it before.
+    archived: Option<&'a Archived>,
     /// The original, parsed, when the run reads content.
     content: Option<Document>,
 }
 
 impl Member<'_> {
+    /// The change the archive recorded for it.
+    fn change(&self) -> Option<&Document> {
+        self.archived.and_then(|a| a.change.as_ref())
+    }
+
     fn content(&self) -> &Document {
         self.content
             .as_ref()
