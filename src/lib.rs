@@ -55,6 +55,7 @@ mod extract;
 mod fields;
 #[cfg(any(feature = "axum", feature = "actix-web"))]
 pub mod http;
+mod index;
 mod is_duplicate;
 mod key_pattern;
 mod parse;

@@ -31,12 +31,12 @@ use mongodb::sync::{ClientSession, Collection};
 use serde::Serialize;
 
 use crate::conflict::exact::Exact;
-use crate::conflict::indexes::Indexes;
 use crate::conflict::insert_many::batches;
 use crate::conflict::prepare::prepare;
 use crate::conflict::private::Sealed;
 use crate::conflict::setters;
 use crate::conflict::upsert_rules::{Checked, Step};
+use crate::index::Indexes;
 use crate::{DuplicateKey, Error, IndexCache, InsertManyReport, Refusal, Upserted};
 
 /// The blocking extension traits, in one `use dupkey::sync::prelude::*`.

@@ -4,7 +4,8 @@
 use mongodb::bson::{Bson, Document};
 
 use super::{Reason, UpsertReport};
-use crate::conflict::{equality_fields, unique_index, Indexes};
+use crate::conflict::{equality_fields, unique_index};
+use crate::index::Indexes;
 use crate::Refusal;
 
 /// One upsert statement: its filter's top-level fields, and the verdict the filter alone
@@ -103,10 +104,10 @@ mod tests {
     use mongodb::Namespace;
 
     use super::{upserts, Reason};
-    use crate::conflict::Indexes;
+    use crate::index::Indexes;
 
     fn indexes() -> Indexes {
-        Indexes::from_specs(&[
+        Indexes::from_specs([
             doc! { "key": { "_id": 1 }, "name": "_id_" },
             doc! { "key": { "email": 1 }, "name": "email_1", "unique": true },
             doc! { "key": { "tenant": 1, "sku": 1 }, "name": "tenant_sku", "unique": true },

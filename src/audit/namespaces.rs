@@ -11,7 +11,7 @@ use mongodb::{Client, Namespace};
 
 use super::command::Upsert;
 use super::UpsertReport;
-use crate::conflict::{list_indexes, Indexes};
+use crate::index::{list as list_indexes, Indexes};
 
 /// A flag is reported only against a list read this recently; an older one is read again.
 const FRESH: Duration = Duration::from_secs(60);

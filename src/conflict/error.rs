@@ -159,6 +159,31 @@ pub enum Refusal {
         extra: Vec<String>,
     },
 
+    /// The unique index that backs the filter is partial, and the document the upsert would
+    /// insert cannot be proven to match its filter: outside it, two racing upserts would both
+    /// insert. The filter's values and the update's `$set`/`$setOnInsert` values are what an
+    /// insert is judged by; a condition the check cannot evaluate exactly is not proven.
+    #[error("upsert may insert a document outside partial unique index {index:?} (condition {condition:?} not proven)")]
+    #[non_exhaustive]
+    OutsidePartialFilter {
+        /// The partial unique index.
+        index: String,
+        /// The partial filter's field path (or operator) whose condition was not proven.
+        condition: String,
+    },
+
+    /// The unique index that backs the filter is sparse, and a key field is null or not set
+    /// (or is written by the update): a sparse index skips documents without the key, and
+    /// `{ field: null }` also matches every document that lacks it.
+    #[error("upsert key field {field:?} may be null or missing, which sparse unique index {index:?} does not guard")]
+    #[non_exhaustive]
+    SparseKeyMissing {
+        /// The sparse unique index.
+        index: String,
+        /// The key field that is null, missing or written by the update.
+        field: String,
+    },
+
     /// The update has no update operators (`$set`, `$inc`, ...): it is a replacement, or
     /// empty.
     #[error("upsert update has no update operators")]

@@ -9,9 +9,8 @@ use mongodb::bson::{doc, Document, RawDocumentBuf};
 use mongodb::Collection;
 
 use super::index_cache::IndexCache;
-use super::indexes::Indexes;
 use super::key_values::key_value;
-use crate::key_pattern::is_plain;
+use crate::index::Indexes;
 use crate::DuplicateKey;
 
 /// Where a duplicate's key pattern comes from.
@@ -33,11 +32,11 @@ fn pattern(indexes: Option<&Indexes>, dup: &DuplicateKey) -> Pattern {
             // dropped and made again with another key).
             Some(index)
                 if dup.fields().len() == 0
-                    || index.key.keys().map(String::as_str).eq(dup.fields()) =>
+                    || index.key().keys().map(String::as_str).eq(dup.fields()) =>
             {
                 // Geo, text and hashed keys are not the values the document holds.
-                if is_plain(&index.key) {
-                    Pattern::Known(index.key.clone())
+                if index.plain_key() {
+                    Pattern::Known(index.key().clone())
                 } else {
                     Pattern::Never
                 }

@@ -16,16 +16,9 @@ use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
-use mongodb::error::ErrorKind;
-use mongodb::options::{ReadPreference, SelectionCriteria};
 use mongodb::{Collection, Namespace};
 
-use super::indexes::Indexes;
-
-/// `NamespaceNotFound`: `listIndexes` on a collection that does not exist yet.
-const NAMESPACE_NOT_FOUND: i32 = 26;
+use crate::index::Indexes;
 
 /// How long an index list backs an upsert filter by default.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
@@ -207,7 +200,7 @@ impl Cached {
         if let Some(indexes) = self.newer() {
             return Ok(indexes);
         }
-        let indexes = Arc::new(list_indexes(coll).await?);
+        let indexes = Arc::new(crate::index::list(coll).await?);
         self.store(Arc::clone(&indexes));
         Ok(indexes)
     }
@@ -223,7 +216,7 @@ impl Cached {
         if let Some(indexes) = self.newer() {
             return Ok(indexes);
         }
-        let indexes = Arc::new(list_indexes_blocking(coll)?);
+        let indexes = Arc::new(crate::index::list_blocking(coll)?);
         self.store(Arc::clone(&indexes));
         Ok(indexes)
     }
@@ -247,56 +240,6 @@ impl Cached {
     }
 }
 
-/// The collection's index specifications as `listIndexes` gives them, read on the primary
-/// (where the writes they describe go); `None` when the collection does not exist. The one
-/// reader of `listIndexes` in the crate.
-pub(crate) async fn list_specs<T: Send + Sync>(
-    coll: &Collection<T>,
-) -> mongodb::error::Result<Option<Vec<Document>>> {
-    let db = coll.client().database(&coll.namespace().db);
-    let listed = db
-        .run_cursor_command(doc! { "listIndexes": coll.name() })
-        .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
-        .await;
-    match listed {
-        Ok(cursor) => Ok(Some(cursor.try_collect().await?)),
-        Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
-            Ok(None)
-        }
-        Err(err) => Err(err),
-    }
-}
-
-/// The collection's indexes; a collection that does not exist yet has its `_id` index.
-pub(crate) async fn list_indexes<T: Send + Sync>(
-    coll: &Collection<T>,
-) -> mongodb::error::Result<Indexes> {
-    let specs = list_specs(coll).await?.unwrap_or_default();
-    Ok(Indexes::from_specs(&specs))
-}
-
-/// `listIndexes` for the blocking API, which offers no command on a collection: the
-/// driver's own index models, read back into specs, so one reader makes sense of both.
-#[cfg(feature = "sync")]
-fn list_indexes_blocking<T: Send + Sync>(
-    coll: &mongodb::sync::Collection<T>,
-) -> mongodb::error::Result<Indexes> {
-    let specs: Vec<Document> = match coll.list_indexes().run() {
-        Ok(cursor) => cursor
-            .map(|model| {
-                crate::bson_compat::to_document(&model?).ok_or_else(|| {
-                    crate::bson_compat::ser_error("an index model that is not a document")
-                })
-            })
-            .collect::<mongodb::error::Result<_>>()?,
-        Err(err) if matches!(&*err.kind, ErrorKind::Command(e) if e.code == NAMESPACE_NOT_FOUND) => {
-            Vec::new()
-        }
-        Err(err) => return Err(err),
-    };
-    Ok(Indexes::from_specs(&specs))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -306,7 +249,7 @@ mod tests {
     use mongodb::Namespace;
 
     use super::IndexCache;
-    use crate::conflict::indexes::Indexes;
+    use crate::index::Indexes;
 
     fn ns(coll: &str) -> Namespace {
         Namespace::new("db", coll)
@@ -317,7 +260,7 @@ mod tests {
         let one = IndexCache::new();
         let two = IndexCache::new();
         let mut cached = one.cached(ns("users"));
-        cached.store(Arc::new(Indexes::from_specs(&[])));
+        cached.store(Arc::new(Indexes::from_specs([])));
         assert!(one.cached(ns("users")).current().is_some());
         assert!(two.cached(ns("users")).current().is_none());
         assert!(one.clone().cached(ns("users")).current().is_some());
@@ -329,7 +272,7 @@ mod tests {
         for coll in ["a", "b"] {
             cache
                 .cached(ns(coll))
-                .store(Arc::new(Indexes::from_specs(&[])));
+                .store(Arc::new(Indexes::from_specs([])));
         }
         cache.forget(&ns("a"));
         assert!(cache.cached(ns("a")).current().is_none());
@@ -342,7 +285,7 @@ mod tests {
     fn a_list_older_than_the_max_age_backs_nothing() {
         let cache = IndexCache::with_max_age(Duration::ZERO);
         let mut cached = cache.cached(ns("users"));
-        cached.store(Arc::new(Indexes::from_specs(&[
+        cached.store(Arc::new(Indexes::from_specs([
             doc! { "key": { "email": 1 }, "name": "email_1", "unique": true },
         ])));
         std::thread::sleep(Duration::from_millis(2));
@@ -352,7 +295,7 @@ mod tests {
 
         let cache = IndexCache::new();
         let mut cached = cache.cached(ns("users"));
-        cached.store(Arc::new(Indexes::from_specs(&[])));
+        cached.store(Arc::new(Indexes::from_specs([])));
         assert!(cache.cached(ns("users")).fresh().is_some());
         assert_eq!(cache.max_age(), Duration::from_secs(30));
     }

@@ -14,21 +14,23 @@
 //!
 //! Layout: `insert`, `insert_many` and `upsert` hold the traits and their actions; `error`
 //! holds [`Error`] and [`Refusal`]; `index_cache` reads and caches `listIndexes` per
-//! [`IndexCache`]; `indexes` reads index specs; `prepare` serializes the documents sent;
+//! [`IndexCache`] (the index model itself is `crate::index`); `prepare` serializes the
+//! documents sent;
 //! `key_values` reads a key's values out of a document; `exact` gives a
 //! [`DuplicateKey`](crate::DuplicateKey) the exact key out of the document that was sent;
-//! `upsert_rules` holds the upsert's checks and retry decisions, which do no I/O.
+//! `upsert_rules` holds the upsert's checks and retry decisions, which do no I/O, and
+//! `upsert_scope` whether an upsert stays inside a partial or sparse index.
 
 mod error;
 pub(crate) mod exact;
 pub(crate) mod index_cache;
-pub(crate) mod indexes;
 mod insert;
 pub(crate) mod insert_many;
 mod key_values;
 pub(crate) mod prepare;
 mod upsert;
 pub(crate) mod upsert_rules;
+mod upsert_scope;
 
 pub use error::{Error, Refusal};
 pub use index_cache::IndexCache;
@@ -37,8 +39,6 @@ pub use insert_many::{InsertMany, InsertManyOrConflict, InsertManyReport};
 pub use upsert::{Upsert, UpsertByUnique, UpsertOutcome, Upserted};
 
 // The upsert filter rule, shared with the upsert audit.
-pub(crate) use index_cache::{list_indexes, list_specs};
-pub(crate) use indexes::Indexes;
 pub(crate) use upsert_rules::{equality_fields, unique_index};
 
 /// Seals the extension traits: only [`mongodb::Collection`] (and, with the `sync` feature,

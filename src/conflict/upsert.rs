@@ -13,10 +13,10 @@ use mongodb::{ClientSession, Collection};
 use serde::de::DeserializeOwned;
 
 use super::index_cache::IndexCache;
-use super::indexes::Indexes;
 use super::private::Sealed;
 use super::upsert_rules::{Checked, Step};
 use super::{Error, Refusal};
+use crate::index::Indexes;
 
 /// Whether an upsert inserted a document or updated the one it found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,8 +5,9 @@ use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use mongodb::error::ErrorKind;
 use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument, UpdateModifications};
 
-use super::indexes::{Index, Indexes};
+use super::upsert_scope::stays_inside;
 use super::{Error, Refusal};
+use crate::index::{Index, Indexes};
 use crate::key_pattern::is_plain;
 use crate::DuplicateKey;
 
@@ -54,12 +55,27 @@ impl Checked {
 
     /// Whether `indexes` has a unique index on exactly the filter's fields.
     pub(crate) fn backed_by(&self, indexes: &Indexes) -> bool {
-        indexes.unique_on(&self.fields()).is_some()
+        !indexes.unique_on(&self.fields()).is_empty()
     }
 
-    /// The plan on the unique index of `indexes` that backs the filter, or the refusal.
+    /// The plan on the unique index of `indexes` that backs the filter, or the refusal: the
+    /// first unique index on the filter's fields (full before partial or sparse) that the
+    /// document an insert would make stays inside.
     pub(crate) fn plan(self, indexes: &Indexes) -> Result<Plan, Refusal> {
-        let index = unique_index(indexes, &self.fields())?.clone();
+        let fields = self.fields();
+        let best = unique_index(indexes, &fields)?;
+        let inside = indexes
+            .unique_on(&fields)
+            .into_iter()
+            .find(|index| stays_inside(index, &self.filter, &self.update).is_ok());
+        let index = match inside {
+            Some(index) => index.clone(),
+            // None stays inside: the best one's refusal says why.
+            None => {
+                stays_inside(best, &self.filter, &self.update)?;
+                best.clone()
+            }
+        };
         let key_written = writes_key(&index, &self.update);
         Ok(Plan {
             filter: self.filter,
@@ -82,11 +98,13 @@ pub(crate) enum Step {
 
 impl Plan {
     /// The caller's options with the helper's own: an upsert, the document before, and the
-    /// index's collation.
+    /// index's collation, sent even when it is simple: without one the query compares under
+    /// the collection's default collation, which can differ from the index's, and then
+    /// finds another document than the one the index would refuse a second of.
     pub(crate) fn options(&self, mut options: FindOneAndUpdateOptions) -> FindOneAndUpdateOptions {
         options.upsert = Some(true);
         options.return_document = Some(ReturnDocument::Before);
-        options.collation = self.index.collation.clone();
+        options.collation = Some(self.index.query_collation());
         options
     }
 
@@ -119,17 +137,17 @@ impl Plan {
     /// alone, has the filter's values as its key: the value the caller sent (under a
     /// collation, the server only has collation keys).
     fn exact(&self, dup: DuplicateKey) -> DuplicateKey {
-        if self.key_written != Some(false) || !is_plain(&self.index.key) {
+        if self.key_written != Some(false) || !is_plain(self.index.key()) {
             return dup;
         }
         let value: Option<Document> = self
             .index
-            .key
+            .key()
             .keys()
             .map(|field| Some((field.clone(), self.filter.get(field)?.clone())))
             .collect();
         match value {
-            Some(value) => dup.with_key(self.index.key.clone(), value),
+            Some(value) => dup.with_key(self.index.key().clone(), value),
             None => dup,
         }
     }
@@ -217,19 +235,22 @@ fn set_id(update: &Document) -> Option<&Bson> {
         .find_map(|op| update.get_document(op).ok()?.get("_id"))
 }
 
+/// The unique index on exactly `fields` that backs an upsert best (full before partial or
+/// sparse, simple before collated), or why there is none. Whether the upsert stays inside a
+/// partial or sparse one is [`stays_inside`]'s question.
 pub(crate) fn unique_index<'a>(
     indexes: &'a Indexes,
     fields: &[&str],
 ) -> Result<&'a Index, Refusal> {
-    if let Some(index) = indexes.unique_on(fields) {
+    if let Some(index) = indexes.unique_on(fields).first() {
         return Ok(index);
     }
     Err(match indexes.unique_within(fields) {
         Some(index) => Refusal::ExtraFields {
-            index: index.name.clone(),
+            index: index.name().to_owned(),
             extra: fields
                 .iter()
-                .filter(|f| !index.key.contains_key(f))
+                .filter(|f| !index.key().contains_key(f))
                 .map(|f| (*f).to_owned())
                 .collect(),
         },
@@ -242,8 +263,8 @@ pub(crate) fn unique_index<'a>(
 /// Whether `dup` is a collision on `index` (the race a retry resolves).
 fn collided_on(dup: &DuplicateKey, index: &Index) -> bool {
     match (dup.index(), dup.key_pattern()) {
-        (Some(name), _) => name == index.name,
-        (None, Some(pattern)) => pattern.keys().eq(index.key.keys()),
+        (Some(name), _) => name == index.name(),
+        (None, Some(pattern)) => pattern.keys().eq(index.key().keys()),
         (None, None) => true,
     }
 }
@@ -260,7 +281,7 @@ fn writes_key(index: &Index, update: &UpdateModifications) -> Option<bool> {
         return None;
     };
     let touches = |path: &str| {
-        index.key.keys().any(|field| {
+        index.key().keys().any(|field| {
             let below = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|r| r.starts_with('.'));
             path == field || below(path, field) || below(field, path)
         })

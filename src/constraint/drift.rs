@@ -3,11 +3,11 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::Document;
 use mongodb::Collection;
 
 use super::Constraint;
-use crate::conflict::indexes::truthy;
+use crate::index::{Index, Indexes};
 
 /// How a collection's unique indexes differ from the constraints an application declared:
 /// a startup check, so a renamed or dropped index is found before the first conflict is
@@ -64,30 +64,17 @@ impl<C: Constraint> Drift<C> {
     /// compares them with `C`'s declarations.
     ///
     /// A constraint is there when a unique index agrees with every part it declares (name,
-    /// key fields in any order). The `_id` index is never reported as undeclared. A
-    /// collection that does not exist yet has only its `_id` index.
+    /// key fields in any order, the collation options and the partial filter it declares).
+    /// The `_id` index is never reported as undeclared. A collection that does not exist yet
+    /// has only its `_id` index.
     pub async fn check<T: Send + Sync>(coll: &Collection<T>) -> mongodb::error::Result<Self> {
-        let specs = crate::conflict::list_specs(coll).await?.unwrap_or_default();
-        Ok(Self::compare(&specs))
+        Ok(Self::compare(&crate::index::list(coll).await?))
     }
 
-    /// The drift between `C` and the index specifications `specs` (as `listIndexes` gives).
-    fn compare(specs: &[Document]) -> Self {
-        let mut unique: Vec<(String, Document)> = specs
-            .iter()
-            .filter(|spec| truthy(spec.get("unique")) || is_id(spec.get_document("key").ok()))
-            .filter_map(|spec| {
-                let name = spec.get_str("name").ok()?.to_owned();
-                Some((name, spec.get_document("key").ok()?.clone()))
-            })
-            .collect();
-        if !unique.iter().any(|(_, key)| is_id(Some(key))) {
-            unique.push(("_id_".to_owned(), doc! { "_id": 1 }));
-        }
-        let declares = |c: &C, (name, key): &(String, Document)| {
-            c.unique()
-                .is_declared_as(name, key.keys().map(String::as_str))
-        };
+    /// The drift between `C` and a collection's `indexes`.
+    fn compare(indexes: &Indexes) -> Self {
+        let unique: Vec<&Index> = indexes.iter().filter(|i| i.unique()).collect();
+        let declares = |c: &C, index: &Index| c.unique().is_declared_as(index);
         let missing = C::ALL
             .iter()
             .filter(|c| !unique.iter().any(|index| declares(c, index)))
@@ -95,10 +82,10 @@ impl<C: Constraint> Drift<C> {
             .collect();
         let undeclared = unique
             .iter()
-            .filter(|index| !is_id(Some(&index.1)) && !C::ALL.iter().any(|c| declares(c, index)))
-            .map(|(name, key)| UndeclaredIndex {
-                name: name.clone(),
-                key: key.clone(),
+            .filter(|index| !index.is_id() && !C::ALL.iter().any(|c| declares(c, index)))
+            .map(|index| UndeclaredIndex {
+                name: index.name().to_owned(),
+                key: index.key().clone(),
             })
             .collect();
         Drift {
@@ -121,10 +108,6 @@ impl<C: Constraint> Drift<C> {
     pub fn is_empty(&self) -> bool {
         self.missing.is_empty() && self.undeclared.is_empty()
     }
-}
-
-fn is_id(key: Option<&Document>) -> bool {
-    key.is_some_and(|key| key.len() == 1 && key.contains_key("_id"))
 }
 
 impl<C: Constraint> fmt::Display for Drift<C> {
@@ -171,7 +154,7 @@ mod tests {
 
     #[test]
     fn reports_missing_and_undeclared() {
-        let drift = Drift::<Users>::compare(&[
+        let drift = Drift::<Users>::compare(&Indexes::from_specs([
             doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" },
             doc! { "v": 2, "key": { "email": 1 }, "name": "email_1", "unique": true },
             doc! { "v": 2, "key": { "handle": 1, "tenant": 1 }, "name": "ht", "unique": true },
@@ -179,7 +162,7 @@ mod tests {
             doc! { "v": 2, "key": { "nickname": 1 }, "name": "nick_1", "unique": true },
             doc! { "v": 2, "key": { "sku": 1 }, "name": "sku_1", "unique": true },
             doc! { "v": 2, "key": { "name": 1 }, "name": "name_1" },
-        ]);
+        ]));
         assert_eq!(drift.missing(), [Users::Nick]);
         let names: Vec<&str> = drift.undeclared().iter().map(|i| i.name()).collect();
         assert_eq!(names, ["nick_1", "sku_1"]);
@@ -194,7 +177,7 @@ mod tests {
 
     #[test]
     fn a_collection_not_created_yet_has_its_id_index() {
-        let drift = Drift::<Users>::compare(&[]);
+        let drift = Drift::<Users>::compare(&Indexes::from_specs([]));
         assert_eq!(drift.missing(), [Users::Email, Users::Handle, Users::Nick]);
         assert!(drift.undeclared().is_empty());
     }

@@ -1,12 +1,14 @@
 //! Typed constraints: an application declares a collection's unique constraints once, as its
 //! own enum, and matches duplicate keys against it.
 //!
-//! - `unique`: [`Unique`], one declaration (index name and/or key, code, names, message).
+//! - `unique`: [`Unique`], one declaration (index name and/or key, collation, partial
+//!   filter, code, names, message); `json` reads its collation and filter.
 //! - `drift`: [`Drift`], the startup check against the collection's live unique indexes.
 //! - here: the [`Constraint`] trait, the [`constraints!`](crate::constraints) macro, and
 //!   the lookups `dup.constraint::<C>()` and `err.constraint::<C>()` ([`WhichConstraint`]).
 
 mod drift;
+mod json;
 mod unique;
 
 use std::fmt;

@@ -1,5 +1,8 @@
 //! [`Unique`]: how an application declares one unique constraint.
 
+use super::json;
+use crate::index::{same, Index};
+
 /// One unique constraint as an application declares it: how to recognise it (the unique
 /// index's name, its key fields, or both), a stable machine-readable code, the API's names
 /// for its fields, and the message a client reads.
@@ -24,6 +27,19 @@
 ///
 /// A declaration with neither an index name nor key fields matches nothing; the startup
 /// check ([`Drift`](crate::Drift)) reports it as missing.
+///
+/// A constraint that depends on its index's collation or partial filter declares them too
+/// (as JSON), so that [`Drift`](crate::Drift) reports an index rebuilt without them:
+///
+/// ```
+/// use dupkey::Unique;
+///
+/// const NICK: Unique = Unique::new("nick_taken")
+///     .on_key(&["nick"])
+///     .with_collation(r#"{ "locale": "en", "strength": 2 }"#)
+///     .with_partial_filter(r#"{ "deleted": false }"#);
+/// assert_eq!(NICK.collation(), Some(r#"{ "locale": "en", "strength": 2 }"#));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Unique {
     code: &'static str,
@@ -33,6 +49,8 @@ pub struct Unique {
     message: Option<&'static str>,
     translations: &'static [(&'static str, &'static str)],
     problem_type: Option<&'static str>,
+    collation: Option<&'static str>,
+    partial_filter: Option<&'static str>,
 }
 
 impl Unique {
@@ -47,6 +65,8 @@ impl Unique {
             message: None,
             translations: &[],
             problem_type: None,
+            collation: None,
+            partial_filter: None,
         }
     }
 
@@ -94,6 +114,33 @@ impl Unique {
     pub const fn with_problem_type(mut self, uri: &'static str) -> Self {
         self.problem_type = Some(uri);
         self
+    }
+
+    /// The unique index's collation, as a JSON object (`{ "locale": "en", "strength": 2 }`):
+    /// [`Drift`](crate::Drift) then requires an index with each option given (the server
+    /// fills in the rest). `{ "locale": "simple" }` declares byte-wise comparison. Without
+    /// one, the index's collation is not checked.
+    pub const fn with_collation(mut self, json: &'static str) -> Self {
+        self.collation = Some(json);
+        self
+    }
+
+    /// The unique index's partial filter, as a JSON object (`{ "deleted": false }`):
+    /// [`Drift`](crate::Drift) then requires an index with this filter. Without one, the
+    /// index's filter is not checked.
+    pub const fn with_partial_filter(mut self, json: &'static str) -> Self {
+        self.partial_filter = Some(json);
+        self
+    }
+
+    /// The declared collation (JSON), when declared.
+    pub fn collation(&self) -> Option<&'static str> {
+        self.collation
+    }
+
+    /// The declared partial filter (JSON), when declared.
+    pub fn partial_filter(&self) -> Option<&'static str> {
+        self.partial_filter
     }
 
     /// The stable code.
@@ -162,15 +209,22 @@ impl Unique {
         }
     }
 
-    /// Whether the index `name` on `fields` is the one declared: every part declared agrees.
-    pub(crate) fn is_declared_as<'a>(
-        &self,
-        name: &str,
-        fields: impl Iterator<Item = &'a str>,
-    ) -> bool {
+    /// Whether `index` is the one declared: every part declared agrees (name, key fields in
+    /// any order, collation options, partial filter). A collation or filter that is not a
+    /// JSON object agrees with no index.
+    pub(crate) fn is_declared_as(&self, index: &Index) -> bool {
         self.is_recognisable()
-            && self.index.is_none_or(|declared| declared == name)
-            && (self.key.is_empty() || same_fields(self.key, fields))
+            && self.index.is_none_or(|declared| declared == index.name())
+            && (self.key.is_empty()
+                || same_fields(self.key, index.key().keys().map(String::as_str)))
+            && self.collation.is_none_or(|json| {
+                json::document(json)
+                    .is_some_and(|c| same::same_collation_spec(Some(&c), index.collation_spec()))
+            })
+            && self.partial_filter.is_none_or(|json| {
+                json::document(json)
+                    .is_some_and(|f| same::same_filter(Some(&f), index.partial_filter()))
+            })
     }
 }
 

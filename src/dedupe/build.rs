@@ -4,12 +4,11 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 use futures_util::TryStreamExt;
-use mongodb::bson::{Bson, Document};
-use mongodb::options::Collation;
-use mongodb::{Collection, IndexModel};
+use mongodb::bson::Document;
+use mongodb::Collection;
 
 use super::find::{OnProgress, DEFAULT_MAX_IDS};
-use super::{DedupeError, DuplicateGroups, Progress, UniqueIndex};
+use super::{indexes, DedupeError, DuplicateGroups, Progress, UniqueIndex};
 use crate::DuplicateKey;
 
 /// Builds the unique index `index` describes, after checking that no duplicates stand in
@@ -264,77 +263,27 @@ pub async fn verify<T: Send + Sync>(
     while groups.try_next().await?.is_some() {
         duplicate_groups += 1;
     }
-    let mut models = collection
-        .list_indexes()
-        .await
-        .map_err(DedupeError::driver("listIndexes"))?;
-    let mut found = None;
-    while let Some(model) = models
-        .try_next()
-        .await
-        .map_err(DedupeError::driver("listIndexes"))?
-    {
-        if matches(index, &model) {
-            found = model.options.and_then(|o| o.name);
-            break;
-        }
-    }
+    let found = indexes::list(&collection)
+        .await?
+        .into_iter()
+        .find(|found| found.unique() && found.is_same_as(index));
     Ok(Verification {
         duplicate_groups,
-        index: found,
+        index: found.map(|found| found.name().to_owned()),
     })
-}
-
-/// Whether the existing index `model` enforces what `wanted` describes.
-fn matches(wanted: &UniqueIndex, model: &IndexModel) -> bool {
-    let Some(options) = &model.options else {
-        return false;
-    };
-    let same_keys = model.keys.len() == wanted.keys().len()
-        && model
-            .keys
-            .iter()
-            .zip(wanted.keys())
-            .all(|((f1, d1), (f2, d2))| f1 == f2 && sign(d1).is_some() && sign(d1) == sign(d2));
-    let same_name = wanted.name().is_none() || wanted.name() == options.name.as_deref();
-    options.unique == Some(true)
-        && same_keys
-        && same_name
-        && options.partial_filter_expression.as_ref() == wanted.partial_filter()
-        && options.sparse.unwrap_or(false) == wanted.sparse()
-        && same_collation(wanted.collation(), options.collation.as_ref())
-}
-
-pub(crate) fn sign(direction: &Bson) -> Option<bool> {
-    match direction {
-        Bson::Int32(d) => Some(*d > 0),
-        Bson::Int64(d) => Some(*d > 0),
-        Bson::Double(d) => Some(*d > 0.0),
-        _ => None,
-    }
-}
-
-/// The server fills in every option; only those the caller gave are compared.
-pub(crate) fn same_collation(wanted: Option<&Collation>, found: Option<&Collation>) -> bool {
-    let as_doc = |c: &Collation| crate::bson_compat::to_document(c);
-    match (wanted, found) {
-        (None, None) => true,
-        (Some(wanted), Some(found)) => match (as_doc(wanted), as_doc(found)) {
-            (Some(wanted), Some(found)) => wanted.iter().all(|(k, v)| found.get(k) == Some(v)),
-            _ => false,
-        },
-        _ => false,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Index;
     use mongodb::bson::doc;
-    use mongodb::options::{CollationStrength, IndexOptions};
+    use mongodb::options::{Collation, CollationStrength};
 
-    fn model(keys: Document, options: IndexOptions) -> IndexModel {
-        IndexModel::builder().keys(keys).options(options).build()
+    /// Whether `verify` takes the listed index `spec` as the one `wanted` describes.
+    fn matches(wanted: &UniqueIndex, spec: Document) -> bool {
+        let found = Index::from_spec(spec).unwrap();
+        found.unique() && found.is_same_as(wanted)
     }
 
     #[test]
@@ -346,47 +295,31 @@ mod tests {
         let wanted = UniqueIndex::from_keys(doc! { "a": 1, "b": -1 })
             .with_partial_filter(doc! { "x": true })
             .with_collation(en2.clone());
-        let full = || {
-            IndexOptions::builder()
-                .unique(true)
-                .name("a_1_b_-1".to_owned())
-                .partial_filter_expression(doc! { "x": true })
-                .collation(
-                    Collation::builder()
-                        .locale("en")
-                        .strength(CollationStrength::Secondary)
-                        .case_level(false)
-                        .build(),
-                )
-                .build()
+        let full = |key: Document| {
+            doc! {
+                "v": 2, "key": key, "name": "a_1_b_-1", "unique": true,
+                "partialFilterExpression": { "x": true },
+                "collation": { "locale": "en", "caseLevel": false, "strength": 2, "version": "57.1" },
+            }
         };
-        assert!(matches(&wanted, &model(doc! { "a": 1, "b": -1.0 }, full())));
-        assert!(!matches(&wanted, &model(doc! { "a": 1, "b": 1 }, full())));
-        assert!(!matches(&wanted, &model(doc! { "b": -1, "a": 1 }, full())));
-        assert!(!matches(&wanted, &model(doc! { "a": 1 }, full())));
-        let mut not_unique = full();
-        not_unique.unique = None;
-        assert!(!matches(
-            &wanted,
-            &model(doc! { "a": 1, "b": -1 }, not_unique)
-        ));
-        let mut no_filter = full();
-        no_filter.partial_filter_expression = None;
-        assert!(!matches(
-            &wanted,
-            &model(doc! { "a": 1, "b": -1 }, no_filter)
-        ));
-        let mut other_locale = full();
-        other_locale.collation = Some(Collation::builder().locale("fr").build());
-        assert!(!matches(
-            &wanted,
-            &model(doc! { "a": 1, "b": -1 }, other_locale)
-        ));
+        assert!(matches(&wanted, full(doc! { "a": 1, "b": -1.0 })));
+        assert!(!matches(&wanted, full(doc! { "a": 1, "b": 1 })));
+        assert!(!matches(&wanted, full(doc! { "b": -1, "a": 1 })));
+        assert!(!matches(&wanted, full(doc! { "a": 1 })));
+        let mut not_unique = full(doc! { "a": 1, "b": -1 });
+        not_unique.remove("unique");
+        assert!(!matches(&wanted, not_unique));
+        let mut no_filter = full(doc! { "a": 1, "b": -1 });
+        no_filter.remove("partialFilterExpression");
+        assert!(!matches(&wanted, no_filter));
+        let mut other_locale = full(doc! { "a": 1, "b": -1 });
+        other_locale.insert("collation", doc! { "locale": "fr", "strength": 3 });
+        assert!(!matches(&wanted, other_locale));
         let named = wanted.clone().with_name("other");
-        assert!(!matches(&named, &model(doc! { "a": 1, "b": -1 }, full())));
+        assert!(!matches(&named, full(doc! { "a": 1, "b": -1 })));
         assert!(matches(
             &named.with_name("a_1_b_-1"),
-            &model(doc! { "a": 1, "b": -1 }, full())
+            full(doc! { "a": 1, "b": -1 })
         ));
     }
 }

@@ -11,8 +11,8 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::Collation;
 use mongodb::{Collection, Database};
 
-use super::server_index::ServerIndex;
 use super::DedupeError;
+use crate::index::Index;
 
 /// The prefix of every scratch collection's name.
 pub(crate) const PREFIX: &str = "dupkey_scratch_";
@@ -38,7 +38,7 @@ impl Scratch {
     /// unique (a `prepareUnique` index refuses new duplicates just the same).
     pub(crate) async fn copy_of(
         &mut self,
-        index: &ServerIndex,
+        index: &Index,
         default_collation: Option<&Document>,
     ) -> Result<Collection<Document>, DedupeError> {
         let name = format!("{PREFIX}{}_{}", self.tag, self.made.len());
@@ -56,7 +56,7 @@ impl Scratch {
         let collection = self.database.collection::<Document>(&name);
         self.made.push(collection.clone());
         if !index.is_id() {
-            let mut spec = index.spec.clone();
+            let mut spec = index.spec().clone();
             for option in [
                 "v",
                 "ns",

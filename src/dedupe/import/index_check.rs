@@ -5,10 +5,11 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{Collation, FindOneOptions, FindOptions, InsertManyOptions};
 use mongodb::Collection;
 
-use super::super::server_index::{self, ServerIndex};
 use super::super::DedupeError;
 use super::{Collider, RowConflict, LOOKUPS_IN_FLIGHT};
 use crate::extract;
+use crate::index::paths::{filter_paths, value_at};
+use crate::index::Index;
 
 /// One unique index and its scratch copy.
 pub(super) struct IndexCheck {
@@ -24,12 +25,12 @@ pub(super) struct IndexCheck {
 }
 
 impl IndexCheck {
-    pub(super) fn new(index: &ServerIndex, scratch: Collection<Document>) -> Self {
+    pub(super) fn new(index: &Index, scratch: Collection<Document>) -> Self {
         let paths: Vec<String> = index.key().keys().cloned().collect();
         let plain = index.plain_key();
         let mut named = paths.clone();
         if let Some(filter) = index.partial_filter() {
-            server_index::filter_paths(filter, &mut named);
+            filter_paths(filter, &mut named);
         }
         let mut fields: Vec<String> = named
             .iter()
@@ -169,7 +170,7 @@ impl IndexCheck {
             (Some(paths), false) => {
                 let mut filter = Document::new();
                 for path in paths {
-                    let value = server_index::value_at(copy, path).cloned();
+                    let value = value_at(copy, path).cloned();
                     if matches!(value, Some(Bson::Array(_))) {
                         return Ok(self.unknown(position));
                     }
@@ -229,11 +230,7 @@ impl IndexCheck {
 /// field (an array's elements and the array itself), `$or` of equalities on a compound key.
 /// A missing field is looked for as `null`, which also finds missing fields.
 fn keys_filter(paths: &[String], rows: &[Document]) -> Option<Document> {
-    let value = |row: &Document, path: &str| {
-        server_index::value_at(row, path)
-            .cloned()
-            .unwrap_or(Bson::Null)
-    };
+    let value = |row: &Document, path: &str| value_at(row, path).cloned().unwrap_or(Bson::Null);
     if let [path] = paths {
         let mut values = Vec::with_capacity(rows.len());
         for row in rows {

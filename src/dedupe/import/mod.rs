@@ -14,9 +14,10 @@ mod report;
 
 pub use report::{Collider, ImportCheck, ImportProgress, RowConflict};
 
+use super::indexes::{default_collation, list as list_indexes};
 use super::scratch::Scratch;
-use super::server_index::{self, ServerIndex};
 use super::DedupeError;
+use crate::index::Index;
 use index_check::IndexCheck;
 
 /// A callback told each conflict.
@@ -182,8 +183,8 @@ impl<'a> IntoFuture for CheckImport<'a> {
                     option: "batch_size",
                 });
             }
-            let indexes = server_index::list(&self.collection).await?;
-            let default_collation = server_index::default_collation(&self.collection).await?;
+            let indexes = list_indexes(&self.collection).await?;
+            let default_collation = default_collation(&self.collection).await?;
             let namespace = self.collection.namespace();
             let mut scratch = Scratch::new(self.collection.client().database(&namespace.db));
             let result = run(self, &indexes, default_collation.as_ref(), &mut scratch).await;
@@ -197,7 +198,7 @@ impl<'a> IntoFuture for CheckImport<'a> {
 
 async fn run(
     mut job: CheckImport<'_>,
-    indexes: &[ServerIndex],
+    indexes: &[Index],
     default_collation: Option<&Document>,
     scratch: &mut Scratch,
 ) -> Result<ImportCheck, DedupeError> {

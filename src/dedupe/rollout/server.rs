@@ -9,10 +9,10 @@ use mongodb::bson::{doc, Bson, Document, RawDocument};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
-use super::super::build::{same_collation, sign};
-use super::super::server_index::{self, ServerIndex};
+use super::super::indexes;
 use super::super::{find_duplicates, DedupeError, UniqueIndex};
 use super::IndexState;
+use crate::index::Index;
 
 /// `CannotConvertIndexToUnique`: duplicates stand in the way of `collMod ... unique: true`.
 const CANNOT_CONVERT_INDEX_TO_UNIQUE: i32 = 359;
@@ -27,25 +27,12 @@ const CROSS_CHECKS: u32 = 3;
 pub(super) async fn find_index(
     collection: &Collection<Document>,
     index: &UniqueIndex,
-) -> Result<Option<ServerIndex>, DedupeError> {
-    let indexes = server_index::list(collection).await?;
-    Ok(indexes.into_iter().find(|found| same_index(index, found)))
+) -> Result<Option<Index>, DedupeError> {
+    let indexes = indexes::list(collection).await?;
+    Ok(indexes.into_iter().find(|found| found.is_same_as(index)))
 }
 
-fn same_index(wanted: &UniqueIndex, found: &ServerIndex) -> bool {
-    let key = found.key();
-    let same_keys = key.len() == wanted.keys().len()
-        && key
-            .iter()
-            .zip(wanted.keys())
-            .all(|((f1, d1), (f2, d2))| f1 == f2 && sign(d1).is_some() && sign(d1) == sign(d2));
-    same_keys
-        && wanted.name().is_none_or(|name| name == found.name())
-        && found.partial_filter() == wanted.partial_filter()
-        && same_collation(wanted.collation(), found.collation().as_ref())
-}
-
-pub(super) fn state(found: &ServerIndex) -> IndexState {
+pub(super) fn state(found: &Index) -> IndexState {
     if found.unique() {
         IndexState::Unique
     } else if found.prepare_unique() {
@@ -140,7 +127,7 @@ pub(super) async fn collmod(
         Ok(_) => return Ok(None),
         Err(err) => err,
     };
-    if server_index::code(&err) != Some(CANNOT_CONVERT_INDEX_TO_UNIQUE) {
+    if crate::index::command_code(&err) != Some(CANNOT_CONVERT_INDEX_TO_UNIQUE) {
         return Err(DedupeError::Driver {
             operation: "collMod",
             source: err,
@@ -215,8 +202,12 @@ fn id_hash(id: &Bson) -> u64 {
 mod tests {
     use super::*;
 
-    fn spec(spec: Document) -> ServerIndex {
-        ServerIndex { spec }
+    fn spec(spec: Document) -> Index {
+        Index::from_spec(spec).unwrap()
+    }
+
+    fn same_index(wanted: &UniqueIndex, found: &Index) -> bool {
+        found.is_same_as(wanted)
     }
 
     #[test]
