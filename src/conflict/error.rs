@@ -252,6 +252,22 @@ mod tests {
             Refusal::NotAnUpdate.to_string(),
             "upsert update has no update operators"
         );
+        let err = Refusal::OutsidePartialFilter {
+            index: "email_active".into(),
+            condition: "active".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            r#"upsert may insert a document outside partial unique index "email_active" (condition "active" not proven)"#
+        );
+        let err = Refusal::SparseKeyMissing {
+            index: "email_sparse".into(),
+            field: "email".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            r#"upsert key field "email" may be null or missing, which sparse unique index "email_sparse" does not guard"#
+        );
     }
 
     #[test]

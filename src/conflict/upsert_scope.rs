@@ -65,3 +65,174 @@ fn inserted(filter: &Document, update: &UpdateModifications) -> Known {
     }
     known
 }
+
+#[cfg(test)]
+mod tests {
+    use mongodb::bson::{doc, Document};
+    use mongodb::options::UpdateModifications;
+
+    use super::stays_inside;
+    use crate::index::Index;
+    use crate::Refusal;
+
+    fn index(spec: Document) -> Index {
+        Index::from_spec(spec).unwrap()
+    }
+
+    fn check(
+        index: &Index,
+        filter: Document,
+        update: impl Into<UpdateModifications>,
+    ) -> Result<(), Refusal> {
+        stays_inside(index, &filter, &update.into())
+    }
+
+    fn outside(index: &str, condition: &str) -> Result<(), Refusal> {
+        Err(Refusal::OutsidePartialFilter {
+            index: index.into(),
+            condition: condition.into(),
+        })
+    }
+
+    #[test]
+    fn a_partial_index_takes_an_upsert_whose_insert_provably_matches_its_filter() {
+        let active = index(doc! {
+            "key": { "email": 1 }, "name": "email_active", "unique": true,
+            "partialFilterExpression": { "active": true, "email": { "$type": "string" } },
+        });
+        let by_email = || doc! { "email": "a@b.c" };
+        assert_eq!(
+            check(
+                &active,
+                by_email(),
+                doc! { "$setOnInsert": { "active": true } }
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &active,
+                by_email(),
+                doc! { "$set": { "active": true }, "$inc": { "n": 1 } }
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &active,
+                doc! { "email": "a@b.c", "active": true },
+                doc! { "$inc": { "n": 1 } }
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(&active, by_email(), doc! { "$inc": { "n": 1 } }),
+            outside("email_active", "active")
+        );
+        assert_eq!(
+            check(&active, by_email(), doc! { "$set": { "active": false } }),
+            outside("email_active", "active")
+        );
+        // Another operator writes the path: its value cannot be told.
+        assert_eq!(
+            check(
+                &active,
+                by_email(),
+                doc! { "$setOnInsert": { "active": true }, "$unset": { "active": "" } }
+            ),
+            outside("email_active", "active")
+        );
+        // A pipeline can write anything.
+        assert_eq!(
+            check(
+                &active,
+                by_email(),
+                vec![doc! { "$set": { "active": true } }]
+            ),
+            outside("email_active", "active")
+        );
+        // The key itself outside the filter.
+        assert_eq!(
+            check(
+                &active,
+                doc! { "email": 5 },
+                doc! { "$setOnInsert": { "active": true } }
+            ),
+            outside("email_active", "email")
+        );
+    }
+
+    #[test]
+    fn a_partial_filter_outside_the_evaluated_subset_is_refused() {
+        let odd = index(doc! {
+            "key": { "k": 1 }, "name": "k_odd", "unique": true,
+            "partialFilterExpression": { "$expr": { "$eq": ["$a", 1] } },
+        });
+        assert_eq!(
+            check(&odd, doc! { "k": 1 }, doc! { "$set": { "a": 1 } }),
+            outside("k_odd", "$expr")
+        );
+    }
+
+    #[test]
+    fn a_sparse_index_takes_only_a_non_null_key_the_update_leaves_alone() {
+        let sparse = index(
+            doc! { "key": { "email": 1 }, "name": "email_sparse", "unique": true, "sparse": true },
+        );
+        let missing = |field: &str| {
+            Err(Refusal::SparseKeyMissing {
+                index: "email_sparse".into(),
+                field: field.into(),
+            })
+        };
+        assert_eq!(
+            check(
+                &sparse,
+                doc! { "email": "a@b.c" },
+                doc! { "$inc": { "n": 1 } }
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(&sparse, doc! { "email": null }, doc! { "$inc": { "n": 1 } }),
+            missing("email")
+        );
+        assert_eq!(
+            check(
+                &sparse,
+                doc! { "email": "a" },
+                doc! { "$unset": { "email": "" } }
+            ),
+            missing("email")
+        );
+        assert_eq!(
+            check(
+                &sparse,
+                doc! { "email": "a" },
+                doc! { "$set": { "email": null } }
+            ),
+            missing("email")
+        );
+        assert_eq!(
+            check(
+                &sparse,
+                doc! { "email": "a" },
+                vec![doc! { "$set": { "n": 1 } }]
+            ),
+            missing("email")
+        );
+    }
+
+    #[test]
+    fn a_full_index_takes_any_upsert() {
+        let full = index(doc! { "key": { "email": 1 }, "name": "email_1", "unique": true });
+        assert_eq!(
+            check(
+                &full,
+                doc! { "email": null },
+                vec![doc! { "$set": { "n": 1 } }]
+            ),
+            Ok(())
+        );
+    }
+}
