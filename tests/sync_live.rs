@@ -9,7 +9,7 @@ use std::sync::Barrier;
 use dupkey::sync::prelude::*;
 use dupkey::{DuplicateKey, Refusal, UpsertOutcome};
 use mongodb::bson::{doc, Document};
-use mongodb::options::IndexOptions;
+use mongodb::options::{Collation, IndexOptions};
 use mongodb::sync::{Client, Collection, Database};
 use mongodb::IndexModel;
 
@@ -194,5 +194,155 @@ fn thirty_two_threads_upsert_one_new_key_one_document() {
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].get_i32("count").ok(), Some(32));
+    db.drop().run().unwrap();
+}
+
+/// 32 threads upsert `filter` with `update` at once.
+fn race_upserts(
+    coll: &Collection<Document>,
+    filter: Document,
+    update: Document,
+) -> Vec<Result<dupkey::Upserted<Document>, dupkey::Error>> {
+    race(32, |_| {
+        coll.upsert_by_unique(filter.clone(), update.clone()).run()
+    })
+}
+
+/// Every upsert succeeded, one inserted; exactly one document has `key` (byte-wise), and it
+/// counts 32.
+fn assert_one_document(
+    coll: &Collection<Document>,
+    results: Vec<Result<dupkey::Upserted<Document>, dupkey::Error>>,
+    key: Document,
+) {
+    let inserted = results
+        .iter()
+        .map(|r| r.as_ref().expect("every upsert succeeds"))
+        .filter(|u| u.outcome() == UpsertOutcome::Inserted)
+        .count();
+    assert_eq!(inserted, 1);
+    let simple = Collation::builder().locale("simple").build();
+    let stored: Vec<Document> = coll
+        .find(key)
+        .collation(simple)
+        .run()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].get_i32("count").ok(), Some(32));
+}
+
+fn create(coll: &Collection<Document>, keys: Document, options: IndexOptions) {
+    let model = IndexModel::builder().keys(keys).options(options).build();
+    coll.create_index(model).run().expect("create index");
+}
+
+#[test]
+fn thirty_two_threads_upsert_on_a_partial_index_inside_and_outside_its_filter() {
+    let (_client, db) = setup("sync_race_partial");
+    let coll = db.collection::<Document>("counters");
+    let partial = IndexOptions::builder()
+        .unique(true)
+        .name("key_active".to_owned())
+        .partial_filter_expression(doc! { "active": true })
+        .build();
+    create(&coll, doc! { "key": 1 }, partial);
+
+    let results = race_upserts(
+        &coll,
+        doc! { "key": "in" },
+        doc! { "$inc": { "count": 1 }, "$setOnInsert": { "active": true } },
+    );
+    assert_one_document(&coll, results, doc! { "key": "in" });
+
+    let results = race_upserts(
+        &coll,
+        doc! { "key": "out" },
+        doc! { "$inc": { "count": 1 } },
+    );
+    for result in results {
+        let err = result.expect_err("refused");
+        assert!(
+            matches!(
+                &err,
+                dupkey::Error::Refused(Refusal::OutsidePartialFilter { index, condition, .. })
+                    if index == "key_active" && condition == "active"
+            ),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        coll.count_documents(doc! { "key": "out" }).run().unwrap(),
+        0
+    );
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn thirty_two_threads_upsert_a_null_key_on_a_sparse_index_refused() {
+    let (_client, db) = setup("sync_race_sparse");
+    let coll = db.collection::<Document>("users");
+    let sparse = IndexOptions::builder()
+        .unique(true)
+        .sparse(true)
+        .name("email_sparse".to_owned())
+        .build();
+    create(&coll, doc! { "email": 1 }, sparse);
+    coll.insert_one(doc! { "name": "keyless" }).run().unwrap();
+    let results = race_upserts(
+        &coll,
+        doc! { "email": null },
+        doc! { "$inc": { "count": 1 } },
+    );
+    for result in results {
+        let err = result.expect_err("refused");
+        assert!(
+            matches!(
+                &err,
+                dupkey::Error::Refused(Refusal::SparseKeyMissing { index, field, .. })
+                    if index == "email_sparse" && field == "email"
+            ),
+            "{err:?}"
+        );
+    }
+    assert_eq!(coll.count_documents(doc! {}).run().unwrap(), 1);
+    assert_eq!(
+        coll.count_documents(doc! { "count": { "$exists": true } })
+            .run()
+            .unwrap(),
+        0
+    );
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn thirty_two_threads_upsert_under_an_index_collation_other_than_the_collections() {
+    let (_client, db) = setup("sync_race_coll_default");
+    db.create_collection("users")
+        .collation(support::case_insensitive())
+        .run()
+        .unwrap();
+    let coll = db.collection::<Document>("users");
+    let simple = IndexOptions::builder()
+        .unique(true)
+        .collation(Collation::builder().locale("simple").build())
+        .build();
+    create(&coll, doc! { "name": 1 }, simple);
+    coll.insert_one(doc! { "name": "bob" }).run().unwrap();
+    let results = race_upserts(
+        &coll,
+        doc! { "name": "Bob" },
+        doc! { "$inc": { "count": 1 } },
+    );
+    assert_one_document(&coll, results, doc! { "name": "Bob" });
+    let simple = Collation::builder().locale("simple").build();
+    let bob = coll
+        .find_one(doc! { "name": "bob" })
+        .collation(simple)
+        .run()
+        .unwrap()
+        .expect("bob is still there");
+    assert!(!bob.contains_key("count"), "{bob:?}");
     db.drop().run().unwrap();
 }
