@@ -151,3 +151,73 @@ async fn the_startup_check_reports_drift_both_ways() {
     );
     db.drop().await.unwrap();
 }
+
+dupkey::constraints! {
+    /// Constraints that depend on their index's collation and partial filter.
+    enum Scoped {
+        /// Case-insensitive nicknames.
+        Nick = Unique::new("nick_taken")
+            .on_index("nick_ci")
+            .with_collation(r#"{ "locale": "en", "strength": 2 }"#),
+        /// One active account per email.
+        Email = Unique::new("email_taken")
+            .on_key(&["email"])
+            .with_partial_filter(r#"{ "active": true }"#),
+    }
+}
+
+#[tokio::test]
+async fn the_startup_check_reports_an_index_rebuilt_without_its_collation_or_filter() {
+    let client = support::client().await;
+    let db = client.database(&support::unique_db("constraints_scoped"));
+    let users = db.collection::<Document>("users");
+    let create = |keys: Document, options: IndexOptions| {
+        let users = users.clone();
+        async move {
+            let model = IndexModel::builder().keys(keys).options(options).build();
+            users.create_index(model).await.unwrap();
+        }
+    };
+    let nick_ci = || {
+        IndexOptions::builder()
+            .unique(true)
+            .name("nick_ci".to_owned())
+    };
+    let email_active = || IndexOptions::builder().unique(true);
+    create(
+        doc! { "nick": 1 },
+        nick_ci().collation(support::case_insensitive()).build(),
+    )
+    .await;
+    create(
+        doc! { "email": 1 },
+        email_active()
+            .partial_filter_expression(doc! { "active": true })
+            .build(),
+    )
+    .await;
+    assert!(Drift::<Scoped>::check(&users).await.unwrap().is_empty());
+
+    // Rebuilt without the collation and without the filter: both reported.
+    users.drop_indexes().await.unwrap();
+    create(doc! { "nick": 1 }, nick_ci().build()).await;
+    create(doc! { "email": 1 }, email_active().build()).await;
+    let drift = Drift::<Scoped>::check(&users).await.unwrap();
+    assert_eq!(drift.missing(), [Scoped::Nick, Scoped::Email]);
+    assert_eq!(
+        drift.to_string(),
+        "declared constraints with no unique index: nick_taken, email_taken; \
+         unique indexes nobody declared: nick_ci (nick), email_1 (email)"
+    );
+
+    // Another collation (case-sensitive) is not the declared one either.
+    users.drop_index("nick_ci").await.unwrap();
+    let tertiary = mongodb::options::Collation::builder()
+        .locale("en")
+        .strength(mongodb::options::CollationStrength::Tertiary)
+        .build();
+    create(doc! { "nick": 1 }, nick_ci().collation(tertiary).build()).await;
+    let drift = Drift::<Scoped>::check(&users).await.unwrap();
+    assert_eq!(drift.missing(), [Scoped::Nick, Scoped::Email]);
+    db.drop().await.unwrap();
+}

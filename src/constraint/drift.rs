@@ -175,6 +175,55 @@ mod tests {
         );
     }
 
+    crate::constraints! {
+        enum Scoped {
+            Nick = Unique::new("nick_taken")
+                .on_key(&["nick"])
+                .with_collation(r#"{ "locale": "en", "strength": 2 }"#),
+            Email = Unique::new("email_taken")
+                .on_key(&["email"])
+                .with_partial_filter(r#"{ "active": true, "n": { "$gt": 1 } }"#),
+            Simple = Unique::new("code_taken")
+                .on_key(&["code"])
+                .with_collation(r#"{ "locale": "simple" }"#),
+            Broken = Unique::new("broken").on_key(&["b"]).with_collation("{ locale: 'en' }"),
+        }
+    }
+
+    #[test]
+    fn declared_collations_and_filters_are_compared() {
+        let agree = Drift::<Scoped>::compare(&Indexes::from_specs([
+            doc! { "key": { "nick": 1 }, "name": "nick_1", "unique": true,
+            "collation": { "locale": "en", "caseLevel": false, "strength": 2, "version": "57.1" } },
+            doc! { "key": { "email": 1 }, "name": "email_1", "unique": true,
+            "partialFilterExpression": { "active": true, "n": { "$gt": 1.0 } } },
+            doc! { "key": { "code": 1 }, "name": "code_1", "unique": true },
+            doc! { "key": { "b": 1 }, "name": "b_1", "unique": true,
+            "collation": { "locale": "en", "strength": 3 } },
+        ]));
+        assert_eq!(agree.missing(), [Scoped::Broken]);
+        let names: Vec<&str> = agree.undeclared().iter().map(|i| i.name()).collect();
+        assert_eq!(names, ["b_1"]);
+
+        let rebuilt = Drift::<Scoped>::compare(&Indexes::from_specs([
+            doc! { "key": { "nick": 1 }, "name": "nick_1", "unique": true },
+            doc! { "key": { "email": 1 }, "name": "email_1", "unique": true,
+            "partialFilterExpression": { "active": true } },
+            doc! { "key": { "code": 1 }, "name": "code_1", "unique": true,
+            "collation": { "locale": "en", "strength": 2 } },
+        ]));
+        assert_eq!(
+            rebuilt.missing(),
+            [Scoped::Nick, Scoped::Email, Scoped::Simple, Scoped::Broken]
+        );
+        // Undeclared options are not compared.
+        let drift = Drift::<Users>::compare(&Indexes::from_specs([
+            doc! { "key": { "email": 1 }, "name": "email_1", "unique": true,
+            "collation": { "locale": "fr" }, "partialFilterExpression": { "a": 1 } },
+        ]));
+        assert!(!drift.missing().contains(&Users::Email));
+    }
+
     #[test]
     fn a_collection_not_created_yet_has_its_id_index() {
         let drift = Drift::<Users>::compare(&Indexes::from_specs([]));
