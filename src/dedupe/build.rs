@@ -194,6 +194,7 @@ impl<'a> IntoFuture for CreateUniqueIndex<'a> {
 pub struct Verification {
     duplicate_groups: u64,
     index: Option<String>,
+    in_the_way: Option<String>,
 }
 
 impl Verification {
@@ -221,6 +222,23 @@ impl Verification {
     /// ```
     pub fn index(&self) -> Option<&str> {
         self.index.as_deref()
+    }
+
+    /// The name of an index that is not the one described but has its name (or the name the
+    /// server would give it) or its key pattern: building the described index would fail,
+    /// or succeed and leave this one in place. Drop it, or describe it as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn show(check: &dupkey::dedupe::Verification) {
+    /// if let Some(name) = check.in_the_way() {
+    ///     eprintln!("index {name} has the same name or key and other options");
+    /// }
+    /// # }
+    /// ```
+    pub fn in_the_way(&self) -> Option<&str> {
+        self.in_the_way.as_deref()
     }
 
     /// No duplicates left, and the unique index is there.
@@ -263,13 +281,15 @@ pub async fn verify<T: Send + Sync>(
     while groups.try_next().await?.is_some() {
         duplicate_groups += 1;
     }
-    let found = indexes::list(&collection)
-        .await?
-        .into_iter()
+    let listed = indexes::list(&collection).await?;
+    let found = listed
+        .iter()
         .find(|found| found.unique() && found.is_same_as(index));
+    let in_the_way = listed.iter().find(|other| other.is_in_the_way_of(index));
     Ok(Verification {
         duplicate_groups,
         index: found.map(|found| found.name().to_owned()),
+        in_the_way: in_the_way.map(|other| other.name().to_owned()),
     })
 }
 
@@ -321,5 +341,39 @@ mod tests {
             &named.with_name("a_1_b_-1"),
             full(doc! { "a": 1, "b": -1 })
         ));
+    }
+
+    #[test]
+    fn an_index_with_the_name_or_key_and_other_options_is_in_the_way() {
+        let in_the_way = |wanted: &UniqueIndex, spec: Document| {
+            Index::from_spec(spec).unwrap().is_in_the_way_of(wanted)
+        };
+        let wanted = UniqueIndex::from_keys(doc! { "email": 1, "at": -1 });
+        let unique =
+            doc! { "key": { "email": 1, "at": -1 }, "name": "email_1_at_-1", "unique": true };
+        assert!(!in_the_way(&wanted, unique.clone()));
+        let mut plain = unique.clone();
+        plain.remove("unique");
+        assert!(in_the_way(&wanted, plain));
+        let mut other_name = unique.clone();
+        other_name.insert("name", "mine");
+        assert!(!in_the_way(&wanted, other_name.clone()));
+        assert!(in_the_way(&wanted.clone().with_name("theirs"), other_name));
+        let mut sparse = unique.clone();
+        sparse.insert("sparse", true);
+        assert!(in_the_way(&wanted, sparse));
+        // The default name on another key.
+        assert!(in_the_way(
+            &wanted,
+            doc! { "key": { "x": 1 }, "name": "email_1_at_-1" }
+        ));
+        assert!(!in_the_way(
+            &wanted,
+            doc! { "key": { "email": 1 }, "name": "email_1" }
+        ));
+        assert_eq!(
+            crate::index::same::default_name(&doc! { "a": 1, "b": -1.0, "c": "hashed" }),
+            "a_1_b_-1_c_hashed"
+        );
     }
 }

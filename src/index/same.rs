@@ -27,6 +27,31 @@ impl Index {
             && self.sparse() == wanted.sparse()
             && same_collation(wanted.collation(), self.collation_spec())
     }
+
+    /// Whether this index stands in the way of building the unique index `wanted` while it
+    /// is not that index: it has `wanted`'s name (or, when `wanted` names none, the name the
+    /// server would give it) or the same key pattern. Building `wanted` would then fail, or
+    /// succeed and leave this one doing the job.
+    pub(crate) fn is_in_the_way_of(&self, wanted: &UniqueIndex) -> bool {
+        let name = wanted
+            .name()
+            .map_or_else(|| default_name(wanted.keys()), str::to_owned);
+        !(self.unique() && self.is_same_as(wanted))
+            && (self.name() == name || same_key(self.key(), wanted.keys()))
+    }
+}
+
+/// The name the server gives an index on `key` when none is given: `email_1_created_-1`.
+pub(crate) fn default_name(key: &Document) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|(field, direction)| match (direction, sign(direction)) {
+            (Bson::String(kind), _) => format!("{field}_{kind}"),
+            (_, Some(false)) => format!("{field}_-1"),
+            _ => format!("{field}_1"),
+        })
+        .collect();
+    parts.join("_")
 }
 
 /// Whether two key patterns have the same fields in the same order, each in the same

@@ -405,23 +405,14 @@ async fn index_in_the_way(
     let wanted_name = index
         .name()
         .map_or_else(|| default_name(index.keys()), str::to_owned);
-    let mut existing = coll.list_indexes().await?;
-    while let Some(model) = existing.try_next().await? {
-        let name = model
-            .options
-            .as_ref()
-            .and_then(|o| o.name.clone())
-            .unwrap_or_default();
-        let same_key = same_pattern(&model.keys, index.keys());
-        if name == wanted_name || same_key {
-            let why = if name == wanted_name { "name" } else { "key" };
-            return Ok(Err(format!(
-                "index {name:?} already exists with the same {why} and other options \
-                 (unique, collation, partial filter or sparse); building {wanted_name:?} would \
-                 fail or leave the wrong index in place. Drop it, or pass --name and the \
-                 options it has (--collation, --partial-filter, --sparse)"
-            )));
-        }
+    if let Some(name) = check.in_the_way() {
+        let why = if name == wanted_name { "name" } else { "key" };
+        return Ok(Err(format!(
+            "index {name:?} already exists with the same {why} and other options \
+             (unique, collation, partial filter or sparse); building {wanted_name:?} would \
+             fail or leave the wrong index in place. Drop it, or pass --name and the \
+             options it has (--collation, --partial-filter, --sparse)"
+        )));
     }
     Ok(Ok(None))
 }
@@ -442,13 +433,6 @@ fn direction_of(direction: &Bson) -> i64 {
         Bson::Double(d) if *d < 0.0 => -1,
         _ => 1,
     }
-}
-
-fn same_pattern(a: &Document, b: &Document) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((f1, d1), (f2, d2))| f1 == f2 && direction_of(d1) == direction_of(d2))
 }
 
 /// An `_id` as text: a string as is, anything else as extended JSON.
