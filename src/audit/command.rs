@@ -2,38 +2,43 @@
 //! index lookup are `upsert_by_unique`'s own (`crate::conflict`), not a copy.
 
 use mongodb::bson::{Bson, Document};
+use mongodb::options::UpdateModifications;
 
 use super::{Reason, UpsertReport};
-use crate::conflict::{equality_fields, unique_index};
+use crate::conflict::{backing_index, equality_fields};
 use crate::index::Indexes;
 use crate::Refusal;
 
 /// One upsert statement: its filter's top-level fields, and the verdict the filter alone
-/// gives (`None`: plain equality, the indexes decide).
-#[derive(Debug, Clone, PartialEq)]
+/// gives (`None`: plain equality, the indexes decide, and `sent` holds the filter and the
+/// update, for a partial or sparse index's scope).
+#[derive(Debug, Clone)]
 pub(super) struct Upsert {
     pub(super) command: &'static str,
     pub(super) fields: Vec<String>,
     pub(super) refused: Option<Reason>,
+    sent: Option<(Document, UpdateModifications)>,
 }
 
 /// The collection a command names and the upserts it carries; `None` for any command that
 /// is not `update` or `findAndModify`, or carries no upsert.
 pub(super) fn upserts(command_name: &str, command: &Document) -> Option<(String, Vec<Upsert>)> {
-    let (name, filters): (&'static str, Vec<Option<&Document>>) = match command_name {
+    type Statement<'a> = (Option<&'a Document>, Option<&'a Bson>);
+    let (name, filters): (&'static str, Vec<Statement<'_>>) = match command_name {
         "update" => {
             let statements = command.get_array("updates").ok()?;
             let filters = statements
                 .iter()
                 .filter_map(Bson::as_document)
                 .filter(|statement| is_true(statement.get("upsert")))
-                .map(|statement| statement.get_document("q").ok())
+                .map(|statement| (statement.get_document("q").ok(), statement.get("u")))
                 .collect();
             ("update", filters)
         }
-        "findAndModify" | "findandmodify" if is_true(command.get("upsert")) => {
-            ("findAndModify", vec![command.get_document("query").ok()])
-        }
+        "findAndModify" | "findandmodify" if is_true(command.get("upsert")) => (
+            "findAndModify",
+            vec![(command.get_document("query").ok(), command.get("update"))],
+        ),
         _ => return None,
     };
     if filters.is_empty() {
@@ -43,7 +48,7 @@ pub(super) fn upserts(command_name: &str, command: &Document) -> Option<(String,
     let empty = Document::new();
     let upserts = filters
         .into_iter()
-        .map(|filter| judge_filter(name, filter.unwrap_or(&empty)))
+        .map(|(filter, update)| judge_filter(name, filter.unwrap_or(&empty), update))
         .collect();
     Some((collection, upserts))
 }
@@ -52,7 +57,7 @@ fn is_true(value: Option<&Bson>) -> bool {
     matches!(value, Some(Bson::Boolean(true)))
 }
 
-fn judge_filter(command: &'static str, filter: &Document) -> Upsert {
+fn judge_filter(command: &'static str, filter: &Document, update: Option<&Bson>) -> Upsert {
     let refused = match equality_fields(filter) {
         Ok(_) => None,
         Err(Refusal::EmptyFilter) => Some(Reason::EmptyFilter),
@@ -60,10 +65,30 @@ fn judge_filter(command: &'static str, filter: &Document) -> Upsert {
         // The filter rule refuses with the two above only.
         Err(_) => Some(Reason::NotUnique),
     };
+    let sent = refused
+        .is_none()
+        .then(|| (filter.clone(), modifications(update)));
     Upsert {
         command,
         fields: filter.keys().cloned().collect(),
         refused,
+        sent,
+    }
+}
+
+/// The update as the helper's rules take it; what is neither a document nor a pipeline is
+/// judged as a pipeline (nothing known of what it writes).
+fn modifications(update: Option<&Bson>) -> UpdateModifications {
+    match update {
+        Some(Bson::Document(update)) => UpdateModifications::Document(update.clone()),
+        Some(Bson::Array(stages)) => UpdateModifications::Pipeline(
+            stages
+                .iter()
+                .filter_map(Bson::as_document)
+                .cloned()
+                .collect(),
+        ),
+        _ => UpdateModifications::Pipeline(Vec::new()),
     }
 }
 
@@ -80,10 +105,18 @@ impl Upsert {
             (None, None) => return None,
             (None, Some(indexes)) => {
                 let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
-                match unique_index(indexes, &fields) {
+                let empty = (Document::new(), UpdateModifications::Pipeline(Vec::new()));
+                let (filter, update) = self.sent.as_ref().unwrap_or(&empty);
+                match backing_index(indexes, &fields, filter, update) {
                     Ok(_) => return None,
                     Err(Refusal::ExtraFields { index, extra }) => {
                         Reason::ExtraFields { index, extra }
+                    }
+                    Err(Refusal::OutsidePartialFilter {
+                        index, condition, ..
+                    }) => Reason::OutsidePartialFilter { index, condition },
+                    Err(Refusal::SparseKeyMissing { index, field, .. }) => {
+                        Reason::SparseKeyMissing { index, field }
                     }
                     Err(_) => Reason::NotUnique,
                 }
@@ -157,6 +190,60 @@ mod tests {
                 Some(Reason::EmptyFilter),
             ]
         );
+    }
+
+    #[test]
+    fn upserts_on_partial_and_sparse_indexes_are_judged_by_what_they_insert() {
+        let indexes = Indexes::from_specs([
+            doc! { "key": { "sku": 1 }, "name": "sku_active", "unique": true,
+            "partialFilterExpression": { "active": true } },
+            doc! { "key": { "email": 1 }, "name": "email_sparse", "unique": true, "sparse": true },
+        ]);
+        let command = doc! {
+            "update": "users",
+            "updates": [
+                { "q": { "sku": "a" }, "u": { "$setOnInsert": { "active": true } }, "upsert": true },
+                { "q": { "sku": "a" }, "u": { "$inc": { "n": 1 } }, "upsert": true },
+                { "q": { "sku": "a" }, "u": [{ "$set": { "active": true } }], "upsert": true },
+                { "q": { "email": "a" }, "u": { "$inc": { "n": 1 } }, "upsert": true },
+                { "q": { "email": null }, "u": { "$inc": { "n": 1 } }, "upsert": true },
+            ],
+        };
+        let ns = Namespace::new("shop", "users");
+        let (_, upserts) = upserts("update", &command).unwrap();
+        let reasons: Vec<Option<Reason>> = upserts
+            .iter()
+            .map(|u| u.judge(&ns, Some(&indexes)).map(|r| r.reason().clone()))
+            .collect();
+        let outside = || Reason::OutsidePartialFilter {
+            index: "sku_active".into(),
+            condition: "active".into(),
+        };
+        let sparse = Reason::SparseKeyMissing {
+            index: "email_sparse".into(),
+            field: "email".into(),
+        };
+        assert_eq!(
+            reasons,
+            [
+                None,
+                Some(outside()),
+                Some(outside()),
+                None,
+                Some(sparse.clone())
+            ]
+        );
+        assert_eq!(
+            outside().to_string(),
+            "the document it may insert is not proven inside partial unique index sku_active (condition on active)"
+        );
+        assert_eq!(
+            sparse.to_string(),
+            "key field email may be null or missing, which sparse unique index email_sparse does not guard"
+        );
+        let fam = doc! { "findAndModify": "users", "query": { "sku": "b" }, "update": { "$set": { "active": true } }, "upsert": true };
+        let (_, upserts) = super::upserts("findAndModify", &fam).unwrap();
+        assert!(upserts[0].judge(&ns, Some(&indexes)).is_none());
     }
 
     #[test]

@@ -247,6 +247,24 @@ pub enum Reason {
         /// The filter fields that index does not have.
         extra: Vec<String>,
     },
+    /// The unique index on the filter's fields is partial, and the document the upsert would
+    /// insert is not proven to match its filter: two racing upserts would both insert.
+    #[non_exhaustive]
+    OutsidePartialFilter {
+        /// The partial unique index.
+        index: String,
+        /// The partial filter's field path (or operator) whose condition was not proven.
+        condition: String,
+    },
+    /// The unique index on the filter's fields is sparse, and a key field may be null or
+    /// missing (a sparse index does not hold such documents).
+    #[non_exhaustive]
+    SparseKeyMissing {
+        /// The sparse unique index.
+        index: String,
+        /// The key field.
+        field: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -259,6 +277,14 @@ impl fmt::Display for Reason {
                 f,
                 "fields [{}] are not part of unique index {index}",
                 extra.join(", ")
+            ),
+            Reason::OutsidePartialFilter { index, condition } => write!(
+                f,
+                "the document it may insert is not proven inside partial unique index {index} (condition on {condition})"
+            ),
+            Reason::SparseKeyMissing { index, field } => write!(
+                f,
+                "key field {field} may be null or missing, which sparse unique index {index} does not guard"
             ),
         }
     }

@@ -39,7 +39,7 @@ pub use insert_many::{InsertMany, InsertManyOrConflict, InsertManyReport};
 pub use upsert::{Upsert, UpsertByUnique, UpsertOutcome, Upserted};
 
 // The upsert filter rule, shared with the upsert audit.
-pub(crate) use upsert_rules::{equality_fields, unique_index};
+pub(crate) use upsert_rules::{backing_index, equality_fields};
 
 /// Seals the extension traits: only [`mongodb::Collection`] (and, with the `sync` feature,
 /// `mongodb::sync::Collection`) implements them.

@@ -62,20 +62,7 @@ impl Checked {
     /// first unique index on the filter's fields (full before partial or sparse) that the
     /// document an insert would make stays inside.
     pub(crate) fn plan(self, indexes: &Indexes) -> Result<Plan, Refusal> {
-        let fields = self.fields();
-        let best = unique_index(indexes, &fields)?;
-        let inside = indexes
-            .unique_on(&fields)
-            .into_iter()
-            .find(|index| stays_inside(index, &self.filter, &self.update).is_ok());
-        let index = match inside {
-            Some(index) => index.clone(),
-            // None stays inside: the best one's refusal says why.
-            None => {
-                stays_inside(best, &self.filter, &self.update)?;
-                best.clone()
-            }
-        };
+        let index = backing_index(indexes, &self.fields(), &self.filter, &self.update)?.clone();
         let key_written = writes_key(&index, &self.update);
         Ok(Plan {
             filter: self.filter,
@@ -258,6 +245,27 @@ pub(crate) fn unique_index<'a>(
             fields: fields.iter().map(|f| (*f).to_owned()).collect(),
         },
     })
+}
+
+/// The unique index that backs an upsert of `filter` (whose fields are `fields`) and
+/// `update`: the first of [`Indexes::unique_on`] the document an insert would make stays
+/// inside; or why there is none.
+pub(crate) fn backing_index<'a>(
+    indexes: &'a Indexes,
+    fields: &[&str],
+    filter: &Document,
+    update: &UpdateModifications,
+) -> Result<&'a Index, Refusal> {
+    let best = unique_index(indexes, fields)?;
+    let inside = indexes
+        .unique_on(fields)
+        .into_iter()
+        .find(|index| stays_inside(index, filter, update).is_ok());
+    match inside {
+        Some(index) => Ok(index),
+        // None stays inside: the best one's refusal says why.
+        None => stays_inside(best, filter, update).map(|()| best),
+    }
 }
 
 /// Whether `dup` is a collision on `index` (the race a retry resolves).
