@@ -144,14 +144,24 @@ impl<T> fmt::Debug for Upserted<T> {
 /// When two writers upsert the same new key at once, one inserts and the other gets E11000.
 /// MongoDB 4.2+ retries that itself only for an exact equality filter without a collation;
 /// this helper retries the rest (a few times, at once: the winner's document is there), and
-/// uses the index's collation for its query, so `{ name: "ALICE" }` finds `"alice"` under a
-/// case-insensitive unique index. A collision on another unique index, one caused by an
-/// update that writes the key's fields, or one that outlives the retries, is
-/// [`Error::Duplicate`].
+/// sends the index's collation with its query, so `{ name: "ALICE" }` finds `"alice"` under a
+/// case-insensitive unique index. For an index without one it sends `{ locale: "simple" }`,
+/// so a collection's default collation never makes the query compare otherwise than the
+/// index. A collision on another unique index, one caused by an update that writes the key's
+/// fields, or one that outlives the retries, is [`Error::Duplicate`].
 ///
-/// A partial unique index counts (a full one is preferred when both exist), but it keeps
-/// keys unique only among the documents its `partialFilterExpression` covers: make sure the
-/// upserted document is one of them.
+/// A partial or sparse unique index keeps keys unique only among the documents it holds: two
+/// racing upserts whose new document it would not hold both insert. So one backs an upsert
+/// (a full one is preferred when both exist) only when the document the upsert would insert
+/// provably is one it holds; otherwise the upsert is refused
+/// ([`Refusal::OutsidePartialFilter`], [`Refusal::SparseKeyMissing`]). That document is the
+/// filter's values with the update's `$setOnInsert` and `$set` values; a path another
+/// operator (or a pipeline) writes is not known. A partial filter is evaluated for equality,
+/// `$eq`, `$in`, `$exists`, `$type`, `$gt`/`$gte`/`$lt`/`$lte` (numbers, dates), `$and` and
+/// `$or`; any other condition is not proven. On a sparse index, every key field must hold a
+/// value other than null that the update leaves alone. Put the fields the filter selects on
+/// in `$setOnInsert`: `{ "$setOnInsert": { "active": true } }` under
+/// `partialFilterExpression: { active: true }`.
 ///
 /// The filter's `_id`, the update's `$set`/`$setOnInsert` `_id`, or else an `ObjectId` the
 /// helper adds with `$setOnInsert` (for a pipeline, a first `$set` stage that keeps an
