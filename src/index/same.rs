@@ -90,7 +90,7 @@ pub(crate) fn same_filter(a: Option<&Document>, b: Option<&Document>) -> bool {
 /// Whether a collation a caller gave (`wanted`) is the one the server lists (`found`, every
 /// option filled in): each option given has the server's value; simple is none.
 pub(crate) fn same_collation(wanted: Option<&Collation>, found: Option<&Document>) -> bool {
-    let wanted = wanted.and_then(|c| crate::bson_compat::to_document(c));
+    let wanted = wanted.and_then(crate::bson_compat::to_document);
     same_collation_spec(wanted.as_ref(), found)
 }
 
@@ -115,7 +115,9 @@ pub(crate) fn given_options_agree(given: &Document, found: &Document) -> bool {
 
 /// `{ locale: "simple" }` (with nothing else that matters): byte-wise comparison.
 pub(crate) fn is_simple(collation: &Document) -> bool {
-    collation.get_str("locale") == Ok("simple")
+    collation
+        .get_str("locale")
+        .is_ok_and(|locale| locale == "simple")
 }
 
 fn same_document(a: &Document, b: &Document) -> bool {
