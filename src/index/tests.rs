@@ -19,7 +19,7 @@ fn sample() -> Indexes {
     ])
 }
 
-fn names<'a>(found: Vec<&'a Index>) -> Vec<&'a str> {
+fn names(found: Vec<&Index>) -> Vec<&str> {
     found.into_iter().map(Index::name).collect()
 }
 
