@@ -105,6 +105,14 @@ async fn partial_index_32_upserts_outside_its_filter_refused_nothing_written() {
         }
         assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 0);
     }
+    // A refusal reads the list again first: a full unique index created since backs it.
+    let full = IndexOptions::builder()
+        .unique(true)
+        .name("key_all".to_owned())
+        .build();
+    unique_index_with(&coll, doc! { "key": 1 }, full).await;
+    let results = race_upserts(&coll, doc! { "key": "k" }, doc! { "$inc": { "count": 1 } }).await;
+    assert_one_document(&coll, results, doc! { "key": "k" }).await;
     db.drop().await.unwrap();
 }
 

@@ -53,9 +53,11 @@ impl Checked {
         self.filter.keys().map(String::as_str).collect()
     }
 
-    /// Whether `indexes` has a unique index on exactly the filter's fields.
+    /// Whether a unique index of `indexes` backs this upsert (on exactly the filter's
+    /// fields, and holding the document an insert would make): a list that does not is read
+    /// again before the upsert is refused.
     pub(crate) fn backed_by(&self, indexes: &Indexes) -> bool {
-        !indexes.unique_on(&self.fields()).is_empty()
+        backing_index(indexes, &self.fields(), &self.filter, &self.update).is_ok()
     }
 
     /// The plan on the unique index of `indexes` that backs the filter, or the refusal: the

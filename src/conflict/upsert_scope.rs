@@ -22,6 +22,9 @@ pub(crate) fn stays_inside(
     filter: &Document,
     update: &UpdateModifications,
 ) -> Result<(), Refusal> {
+    if !index.is_scoped() {
+        return Ok(());
+    }
     let inserted = inserted(filter, update);
     if index.sparse() {
         if let Some(field) = index.key().keys().find(|f| !inserted.holds_non_null(f)) {
