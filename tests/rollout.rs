@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dupkey::dedupe::{
-    rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Resolve,
+    restore, rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Resolve,
     RolloutStep, UniqueIndex,
 };
 use dupkey::IsDuplicate;
@@ -50,24 +50,6 @@ fn en2() -> Collation {
         .locale("en")
         .strength(CollationStrength::Secondary)
         .build()
-}
-
-async fn index_spec(coll: &Collection<Document>, name: &str) -> Document {
-    use futures_util::TryStreamExt;
-    let ns = coll.namespace();
-    let specs: Vec<Document> = coll
-        .client()
-        .database(&ns.db)
-        .run_cursor_command(doc! { "listIndexes": &ns.coll })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    specs
-        .into_iter()
-        .find(|s| s.get_str("name") == Ok(name))
-        .expect("index")
 }
 
 #[tokio::test]
@@ -147,7 +129,10 @@ async fn a_writer_racing_the_rollout_is_refused_with_typed_conflicts() {
     let check = verify(&users, &index).await.expect("verify");
     assert!(check.is_verified(), "{check:?}");
     assert_eq!(
-        index_spec(&users, "email_1").await.get_bool("unique"),
+        support::index_spec(&users, "email_1")
+            .await
+            .expect("index")
+            .get_bool("unique"),
         Ok(true)
     );
     db.drop().await.unwrap();
@@ -357,5 +342,56 @@ async fn a_rollout_can_merge_the_groups_it_finds() {
         archived > 0,
         "the merged and deleted documents are archived first"
     );
+    assert_eq!(
+        (done.removal().archived(), done.removal().changed()),
+        (2, 1)
+    );
+
+    // Once the unique index is gone, the run's archive puts every document back as it was.
+    coll.drop_index("email_1").await.unwrap();
+    let archive = Archive::new(&db.collection::<()>("archive"), "merge-run");
+    let back = restore(&coll, &archive).await.expect("restore");
+    assert_eq!(back.restored(), 2);
+    assert!(back.refused().is_empty());
+    assert_eq!(
+        support::documents(&coll).await,
+        [
+            doc! { "_id": 1, "email": "a@x", "tags": ["red"] },
+            doc! { "_id": 2, "email": "a@x", "tags": ["blue"], "phone": "1" },
+            doc! { "_id": 3, "email": "b@x" },
+        ]
+    );
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rollout_archives_what_it_deletes_and_restore_puts_it_back() {
+    let db = database("rollout_delete_archive").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 1_000, 100).await;
+    let before = support::documents(&users).await;
+    let index = UniqueIndex::new(["email"]).with_collation(en2());
+    let archive = Archive::new(&db.collection::<()>("archive"), "delete-run");
+    let done = rollout_unique_index(&users, &index, Keep::oldest())
+        .archive(archive.clone())
+        .batch_size(30)
+        .await
+        .expect("rollout");
+    assert!(done.is_online());
+    assert_eq!(done.server_groups(), 100);
+    assert_eq!(
+        (done.removal().removed(), done.removal().archived()),
+        (200, 200)
+    );
+    assert_eq!(users.count_documents(doc! {}).await.unwrap(), 800);
+    assert!(verify(&users, &index).await.unwrap().is_verified());
+
+    // The unique index refuses each deleted duplicate back; without it, all come back.
+    let refused = restore(&users, &archive).await.expect("restore");
+    assert_eq!((refused.restored(), refused.refused().len()), (0, 200));
+    users.drop_index("email_1").await.unwrap();
+    let back = restore(&users, &archive).await.expect("restore");
+    assert_eq!(back.restored(), 200);
+    assert_eq!(support::documents(&users).await, before);
     db.drop().await.unwrap();
 }
