@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dupkey::dedupe::{
-    restore, rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Resolve,
-    RolloutStep, UniqueIndex,
+    restore, rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Rekey,
+    Resolve, RolloutStep, UniqueIndex,
 };
 use dupkey::IsDuplicate;
 use mongodb::bson::{doc, Bson, Document};
@@ -392,6 +392,39 @@ async fn a_rollout_archives_what_it_deletes_and_restore_puts_it_back() {
     users.drop_index("email_1").await.unwrap();
     let back = restore(&users, &archive).await.expect("restore");
     assert_eq!(back.restored(), 200);
+    assert_eq!(support::documents(&users).await, before);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_the_index_is_created() {
+    let db = database("rollout_input").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 10, 2).await;
+    let before = support::documents(&users).await;
+    let index = UniqueIndex::new(["email"]);
+    let archive = Archive::new(&db.collection::<()>("archive"), "input-run");
+    // Unsetting the key on an index that is neither sparse nor partial.
+    let unset = Resolve::Rekey(Keep::oldest(), Rekey::unset(), archive);
+    let err = rollout_unique_index(&users, &index, unset)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DedupeError::UnsetNotExcluded), "{err:?}");
+    // A keep field that is not a field path.
+    let err = rollout_unique_index(&users, &index, Keep::oldest_by("$where"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DedupeError::InvalidField { field, .. } if field == "$where"),
+        "{err:?}"
+    );
+    let names: Vec<String> = users
+        .list_index_names()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(names, ["_id_"], "no index is created");
     assert_eq!(support::documents(&users).await, before);
     db.drop().await.unwrap();
 }

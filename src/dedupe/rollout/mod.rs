@@ -24,6 +24,8 @@
 //!    the duplicates).
 //! 5. **Resumable**: the state is read from the index, each step is idempotent, and a run
 //!    interrupted anywhere converges when run again.
+//! 6. **Bad input writes nothing**: the index, the batch size and the resolution (the keep
+//!    strategy's field, a re-key's rule) are checked before the index is created.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -39,6 +41,7 @@ mod server;
 
 pub use report::{IndexState, Rollout, RolloutProgress, RolloutStep};
 
+use super::spec::check_field;
 use super::{
     create_unique_index, merge_duplicates, rekey_duplicates, remove_duplicates, Archive,
     DedupeError, Keep, Merge, Rekey, Removal, UniqueIndex,
@@ -281,6 +284,24 @@ struct Resolution<'a> {
     throttle: Option<Duration>,
 }
 
+impl Resolution<'_> {
+    /// The resolution's input, checked before the rollout writes anything (the resolve run
+    /// checks it again when it starts): the keep strategy's field and a re-key's rule.
+    fn check(&self, index: &UniqueIndex) -> Result<(), DedupeError> {
+        let keep = match &self.resolve {
+            Resolve::Delete(keep) | Resolve::Merge(keep, ..) => keep,
+            Resolve::Rekey(keep, rekey, _) => {
+                rekey.check(index)?;
+                keep
+            }
+        };
+        match keep.sort_key() {
+            Some(sort) => check_field(&sort.field),
+            None => Ok(()),
+        }
+    }
+}
+
 impl<'a> RolloutUniqueIndex<'a> {
     async fn run(self) -> Result<Rollout, DedupeError> {
         let RolloutUniqueIndex {
@@ -305,6 +326,7 @@ impl<'a> RolloutUniqueIndex<'a> {
             batch_size,
             throttle,
         };
+        resolution.check(index)?;
         let shared: Shared<'a> = Arc::new(Mutex::new((RolloutProgress::default(), on_progress)));
         let found = find_index(&collection, index).await?;
         let started_from = found.as_ref().map_or(IndexState::Missing, state);
