@@ -420,6 +420,12 @@ async fn rollout_merges_into_the_archive_asked_for_and_restore_undoes_it() {
              archived 2 in {db_name}.kept as run m1 (undo: drop the unique index, then --restore m1)\n"
         )
     );
+    assert!(
+        err.ends_with(
+            "Convert: 1 groups, 1 removed, 1 changed\nDone: 1 groups, 1 removed, 1 changed\n"
+        ),
+        "{err}"
+    );
     assert_eq!(
         support::documents(&coll).await,
         [

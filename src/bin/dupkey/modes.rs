@@ -93,10 +93,11 @@ pub(crate) async fn rollout(
         .on_progress(|p| {
             let _ = writeln!(
                 err,
-                "{:?}: {} groups, {} removed",
+                "{:?}: {} groups, {} removed, {} changed",
                 p.step(),
                 p.groups(),
-                p.removed()
+                p.removed(),
+                p.changed()
             );
         })
         .await?;

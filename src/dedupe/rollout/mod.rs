@@ -426,6 +426,7 @@ async fn resolve_groups<'a>(
             tell(&shared, |r| {
                 r.groups = p.groups();
                 r.removed = p.removed();
+                r.changed = p.changed();
             })
         })
         .await
