@@ -321,8 +321,20 @@ async fn a_rollout_can_merge_the_groups_it_finds() {
     .unwrap();
     let index = UniqueIndex::new(["email"]);
     let archive = Archive::new(&db.collection::<()>("archive"), "merge-run");
+    // A merge needs each group whole: the id limit is the resolve run's.
+    let resolve = Resolve::Merge(Keep::oldest(), Merge::union_arrays(), archive.clone());
+    let err = rollout_unique_index(&coll, &index, resolve)
+        .max_ids_per_group(1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DedupeError::GroupTooLarge { count: 2, limit: 1 }),
+        "{err:?}"
+    );
+    assert_eq!(support::documents(&coll).await.len(), 3);
     let resolve = Resolve::Merge(Keep::oldest(), Merge::union_arrays(), archive);
     let done = rollout_unique_index(&coll, &index, resolve).await.unwrap();
+    assert_eq!(done.started_from(), IndexState::Prepared);
     assert!(done.is_online());
     assert_eq!(done.removal().removed(), 1);
     assert_eq!(
@@ -410,6 +422,20 @@ async fn bad_input_is_refused_before_the_index_is_created() {
         .await
         .unwrap_err();
     assert!(matches!(err, DedupeError::UnsetNotExcluded), "{err:?}");
+    // An id limit of zero.
+    let err = rollout_unique_index(&users, &index, Keep::oldest())
+        .max_ids_per_group(0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DedupeError::ZeroLimit {
+                option: "max_ids_per_group"
+            }
+        ),
+        "{err:?}"
+    );
     // A keep field that is not a field path.
     let err = rollout_unique_index(&users, &index, Keep::oldest_by("$where"))
         .await

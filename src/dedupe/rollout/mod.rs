@@ -24,7 +24,7 @@
 //!    the duplicates).
 //! 5. **Resumable**: the state is read from the index, each step is idempotent, and a run
 //!    interrupted anywhere converges when run again.
-//! 6. **Bad input writes nothing**: the index, the batch size and the resolution (the keep
+//! 6. **Bad input writes nothing**: the index, the limits and the resolution (the keep
 //!    strategy's field, a re-key's rule) are checked before the index is created.
 
 use std::fmt;
@@ -162,6 +162,7 @@ pub fn rollout_unique_index<'a, T: Send + Sync>(
         online: true,
         batch_size: 1000,
         throttle: None,
+        max_ids: None,
         on_progress: None,
     }
 }
@@ -187,6 +188,7 @@ pub struct RolloutUniqueIndex<'a> {
     online: bool,
     batch_size: usize,
     throttle: Option<Duration>,
+    max_ids: Option<usize>,
     on_progress: Option<OnRolloutProgress<'a>>,
 }
 
@@ -232,6 +234,15 @@ impl<'a> RolloutUniqueIndex<'a> {
     /// Waits this long after each write command of the resolution, to spare a busy primary.
     pub fn throttle(mut self, pause: Duration) -> Self {
         self.throttle = Some(pause);
+        self
+    }
+
+    /// Reads at most `max` `_id`s per group and pass of the resolution (default 10,000; at
+    /// least 1), as
+    /// [`ResolveDuplicates::max_ids_per_group`](super::ResolveDuplicates::max_ids_per_group):
+    /// a merge or a re-key needs each group whole.
+    pub fn max_ids_per_group(mut self, max: usize) -> Self {
+        self.max_ids = Some(max);
         self
     }
 
@@ -282,6 +293,7 @@ struct Resolution<'a> {
     archive: Option<Archive>,
     batch_size: usize,
     throttle: Option<Duration>,
+    max_ids: Option<usize>,
 }
 
 impl Resolution<'_> {
@@ -312,6 +324,7 @@ impl<'a> RolloutUniqueIndex<'a> {
             online,
             batch_size,
             throttle,
+            max_ids,
             on_progress,
         } = self;
         index.validate()?;
@@ -320,11 +333,17 @@ impl<'a> RolloutUniqueIndex<'a> {
                 option: "batch_size",
             });
         }
+        if max_ids == Some(0) {
+            return Err(DedupeError::ZeroLimit {
+                option: "max_ids_per_group",
+            });
+        }
         let resolution = Resolution {
             resolve,
             archive,
             batch_size,
             throttle,
+            max_ids,
         };
         resolution.check(index)?;
         let shared: Shared<'a> = Arc::new(Mutex::new((RolloutProgress::default(), on_progress)));
@@ -404,6 +423,7 @@ async fn resolve_groups<'a>(
         archive,
         batch_size,
         throttle,
+        max_ids,
     } = resolution;
     let mut run = match resolve {
         Resolve::Delete(keep) => remove_duplicates(collection, index, keep),
@@ -419,6 +439,9 @@ async fn resolve_groups<'a>(
     }
     if let Some(pause) = throttle {
         run = run.throttle(pause);
+    }
+    if let Some(max) = max_ids {
+        run = run.max_ids_per_group(max);
     }
     let shared = shared.clone();
     run.batch_size(batch_size)
