@@ -476,8 +476,39 @@ async fn deleting_without_an_archive_takes_an_explicit_flag() {
          not archived (--no-archive): no undo\n"
     );
     assert_eq!(ids(&coll).await, [1, 3]);
-    let names = db.list_collection_names().await.unwrap();
-    assert_eq!(names, ["users"], "no archive is written");
+
+    // The same for a fix.
+    let people = db.collection::<Document>("people");
+    people
+        .insert_many(vec![doc! { "_id": 1, "k": 1 }, doc! { "_id": 2, "k": 1 }])
+        .await
+        .unwrap();
+    let fix = [
+        "--uri",
+        &uri,
+        "--db",
+        &db_name,
+        "--coll",
+        "people",
+        "--keys",
+        "k",
+        "--fix",
+        "delete",
+        "--no-archive",
+        "--yes",
+    ];
+    let (status, out, err) = run(&fix);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "deleted 1 and changed 0 documents in 1 groups; not archived (--no-archive): no undo\n"
+        ),
+        "{out}"
+    );
+    assert_eq!(ids(&people).await, [1]);
+    let mut names = db.list_collection_names().await.unwrap();
+    names.sort();
+    assert_eq!(names, ["people", "users"], "no archive is written");
     client.database(&db_name).drop().await.unwrap();
 }
 
