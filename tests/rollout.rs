@@ -454,3 +454,67 @@ async fn bad_input_is_refused_before_the_index_is_created() {
     assert_eq!(support::documents(&users).await, before);
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_disagreement_stops_the_rollout_before_anything_is_resolved() {
+    let db = database("rollout_disagree").await;
+    let users = db.collection::<Document>("users");
+    // 5,000 pairs: `_id` i and i + 5,000 share an email.
+    let docs: Vec<Document> = (0..10_000)
+        .map(|i| doc! { "_id": i, "email": format!("e{}@x", i % 5_000) })
+        .collect();
+    support::insert(&users, docs).await;
+    let index = UniqueIndex::new(["email"]);
+
+    // From the cross-check on, another client deletes one document of a pair after another:
+    // each of its deletes that lands between the server's report and the aggregation makes
+    // them list different groups.
+    let checking = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let deleter = {
+        let (users, checking, stop) = (users.clone(), checking.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut deleted = Vec::new();
+            while !checking.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            for id in 5_000..10_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                users.delete_one(doc! { "_id": id }).await.unwrap();
+                deleted.push(id);
+            }
+            deleted
+        })
+    };
+    let seen = checking.clone();
+    let err = rollout_unique_index(&users, &index, Keep::oldest())
+        .on_progress(move |p| {
+            if p.step() == RolloutStep::CrossCheck {
+                seen.store(true, Ordering::Relaxed);
+            }
+        })
+        .await
+        .unwrap_err();
+    stop.store(true, Ordering::Relaxed);
+    let deleted = deleter.await.unwrap();
+    assert!(
+        matches!(err, DedupeError::Disagreement { .. }),
+        "{err:?} ({} deleted meanwhile)",
+        deleted.len()
+    );
+    assert!(deleted.len() < 5_000, "the deleter ran out of pairs");
+    // Only the other client's deletes: the rollout resolved nothing, and left the index
+    // prepared, not unique.
+    let left = support::int_ids(&users).await;
+    let expected: std::collections::BTreeSet<i64> = (0..10_000)
+        .filter(|id| !deleted.contains(id))
+        .map(i64::from)
+        .collect();
+    assert_eq!(left, expected);
+    let spec = support::index_spec(&users, "email_1").await.expect("index");
+    assert_eq!(spec.get_bool("prepareUnique"), Ok(true));
+    assert!(spec.get("unique").is_none(), "{spec:?}");
+    db.drop().await.unwrap();
+}

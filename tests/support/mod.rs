@@ -206,7 +206,9 @@ pub async fn index_spec(coll: &mongodb::Collection<Document>, name: &str) -> Opt
         .try_collect()
         .await
         .expect("index specs");
-    specs.into_iter().find(|s| s.get_str("name") == Ok(name))
+    specs
+        .into_iter()
+        .find(|s| s.get_str("name").ok() == Some(name))
 }
 
 /// English, case-insensitive.

@@ -2,8 +2,8 @@
 //!
 //! # Invariants
 //!
-//! Each is proved by its own test in `tests/rollout.rs` against a real server, with another
-//! writer where one can break it:
+//! Each is proved by its own test in `tests/rollout.rs` and `tests/rollout_index.rs`
+//! against a real server, with another client writing where one can break it:
 //!
 //! 1. **No new duplicate from the prepare step on.** Once `prepareUnique` is set, the server
 //!    refuses every write that would duplicate a key of the index asked for, and the writer
