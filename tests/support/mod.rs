@@ -6,6 +6,8 @@
 //! and the watchdog stops mongod and removes the dbpath. No server outlives the tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod http;
 
 use std::io::{BufRead, BufReader};
