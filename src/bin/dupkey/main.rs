@@ -14,11 +14,12 @@
 //! Every document a fix or a rollout deletes or changes is archived first, under a run id
 //! (`--run`, else a new one) that the report prints and `--restore` takes; a delete skips
 //! the archive only with `--no-archive`. An option the mode does not use is refused (exit
-//! status 2), never ignored. Without `--yes`, a fix is a dry run. Progress goes to stderr (a bar on a terminal, plain
-//! lines otherwise), the report to stdout. Exit status: 0 when no duplicates are left (after
-//! `--fix ... --yes`, the index is built and verified; after `--restore`, nothing refused),
-//! 3 when duplicates remain (found, a dry run, or refused by a restore), 2 for a usage error,
-//! 1 for any other error (an existing index in the way included).
+//! status 2), never ignored. Without `--yes`, a fix is a dry run. Progress goes to stderr
+//! (a bar on a terminal, plain lines otherwise), the report to stdout. Exit status: 0 when
+//! no duplicates are left (after `--fix ... --yes`, the index is built and verified; after
+//! `--restore`, nothing refused), 3 when duplicates remain (found, a dry run, or refused by
+//! a restore), 2 for a usage error, 1 for any other error (an existing index in the way
+//! included).
 
 mod args;
 mod modes;
@@ -98,10 +99,7 @@ async fn dispatch(
     let db = client.database(&args.db);
     let coll = db.collection::<Document>(&args.coll);
     if let Some(run) = &args.restore {
-        let archive_name = args
-            .archive
-            .clone()
-            .unwrap_or_else(|| format!("{}_dupkey_archive", args.coll));
+        let archive_name = resolution::archive_collection(args);
         let archive = Archive::new(&db.collection::<()>(&archive_name), run.as_str());
         let back = restore(&coll, &archive).batch_size(args.batch_size).await?;
         writeln!(

@@ -26,10 +26,7 @@ impl Run {
     /// The archive collection (`--archive`, else `<coll>_dupkey_archive`) and the run id
     /// (`--run`, else one made of the time and the process id).
     pub(crate) fn new(args: &Args, db: &Database) -> Self {
-        let collection = args
-            .archive
-            .clone()
-            .unwrap_or_else(|| format!("{}_dupkey_archive", args.coll));
+        let collection = archive_collection(args);
         let id = args.run.clone().unwrap_or_else(|| {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -57,6 +54,13 @@ impl Run {
             "not archived (--no-archive): no undo".to_owned()
         }
     }
+}
+
+/// The archive collection's name: `--archive`, else `<coll>_dupkey_archive`.
+pub(crate) fn archive_collection(args: &Args) -> String {
+    args.archive
+        .clone()
+        .unwrap_or_else(|| format!("{}_dupkey_archive", args.coll))
 }
 
 /// The strategy `--fix` names, with its rule.
