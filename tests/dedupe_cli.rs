@@ -1,35 +1,11 @@
-//! The `dupkey` binary (feature `cli`), run as a user runs it, against a real mongod.
+//! The `dupkey` binary (feature `cli`), run as a user runs it, against a real mongod: find,
+//! plan, fix, build, verify, restore, check an import; usage errors and refused options.
 
 mod support;
 
-use std::process::Command;
-
-use futures_util::TryStreamExt;
-
 use mongodb::bson::{doc, Document};
-use mongodb::{Collection, IndexModel};
-
-/// Runs the binary; stderr is a pipe, so progress comes as plain lines.
-fn run(args: &[&str]) -> (u8, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(args)
-        .env_remove("MONGODB_URI")
-        .output()
-        .expect("run dupkey");
-    (
-        output.status.code().expect("an exit code") as u8,
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
-async fn ids(coll: &Collection<Document>) -> Vec<i64> {
-    support::int_ids(coll).await.into_iter().collect()
-}
-
-fn base<'a>(uri: &'a str, db: &'a str, keys: &'a str) -> Vec<&'a str> {
-    vec!["--uri", uri, "--db", db, "--coll", "users", "--keys", keys]
-}
+use mongodb::IndexModel;
+use support::cli::{base, ids, run};
 
 #[tokio::test]
 async fn find_plan_fix_build_verify_restore() {
@@ -318,40 +294,90 @@ async fn check_import_names_the_rows_an_import_would_lose() {
     client.database(&db_name).drop().await.unwrap();
 }
 
-#[tokio::test]
-async fn rollout_prepares_resolves_and_converts() {
-    let client = support::client().await;
-    let db_name = support::unique_db("cli_rollout");
-    let coll = client.database(&db_name).collection::<Document>("users");
-    coll.insert_many(vec![
-        doc! { "_id": 1, "email": "a@x" },
-        doc! { "_id": 2, "email": "a@x" },
-        doc! { "_id": 3, "email": "b@x" },
-    ])
-    .await
-    .unwrap();
-    let uri = support::server().uri.clone();
-    let base = base(&uri, &db_name, "email");
-    let (status, _, err) = run(&[&base[..], &["--rollout"]].concat());
-    assert_eq!(status, 2, "--rollout without --yes is refused: {err}");
-    assert_eq!(ids(&coll).await, [1, 2, 3]);
-
-    let (status, out, err) = run(&[&base[..], &["--rollout", "--yes"]].concat());
-    assert_eq!(status, 0, "{out}{err}");
-    assert!(
-        out.starts_with("unique index email_1 rolled out (online, started from Missing)"),
-        "{out}"
-    );
-    assert_eq!(ids(&coll).await, [1, 3]);
-    let unique = coll
-        .list_indexes()
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap()
-        .into_iter()
-        .any(|i| i.keys == doc! { "email": 1 } && i.options.and_then(|o| o.unique) == Some(true));
-    assert!(unique);
-    client.database(&db_name).drop().await.unwrap();
+#[test]
+fn options_a_mode_does_not_use_are_refused() {
+    let common = ["--db", "x", "--coll", "y"];
+    let cases: [(&[&str], &str); 13] = [
+        (
+            &["--keys", "a", "--rollout", "--show", "3", "--yes"],
+            "--show is not used with --rollout --fix delete",
+        ),
+        (
+            &["--keys", "a", "--rollout", "--merge", "union", "--yes"],
+            "--merge is not used with --rollout --fix delete",
+        ),
+        (
+            &[
+                "--keys",
+                "a",
+                "--rollout",
+                "--fix",
+                "rekey",
+                "--merge",
+                "fill",
+            ],
+            "--merge is not used with --rollout --fix rekey",
+        ),
+        (
+            &["--keys", "a", "--fix", "merge", "--rekey", "unset"],
+            "--rekey is not used with --fix merge",
+        ),
+        (
+            &["--keys", "a", "--fix", "rekey", "--no-archive"],
+            "--no-archive is not used with --fix rekey",
+        ),
+        (
+            &[
+                "--keys",
+                "a",
+                "--fix",
+                "delete",
+                "--no-archive",
+                "--archive",
+                "z",
+            ],
+            "--no-archive conflicts with --archive",
+        ),
+        (
+            &[
+                "--keys",
+                "a",
+                "--rollout",
+                "--run",
+                "r",
+                "--no-archive",
+                "--yes",
+            ],
+            "--no-archive conflicts with --run",
+        ),
+        (
+            &["--keys", "a", "--fix", "delete", "--offline"],
+            "--offline is not used with --fix delete",
+        ),
+        (
+            &["--keys", "a", "--yes"],
+            "--yes is not used with a search (no --fix or --rollout)",
+        ),
+        (
+            &["--keys", "a", "--archive", "z"],
+            "--archive is not used with a search (no --fix or --rollout)",
+        ),
+        (
+            &["--restore", "r", "--keys", "a"],
+            "--keys is not used with --restore",
+        ),
+        (
+            &["--restore", "r", "--rollout"],
+            "--rollout is not used with --restore",
+        ),
+        (
+            &["--check-import", "rows.jsonl", "--archive", "z"],
+            "--archive is not used with --check-import",
+        ),
+    ];
+    for (args, message) in cases {
+        let (status, out, err) = run(&[&common[..], args].concat());
+        assert_eq!((status, out.as_str()), (2, ""), "{args:?}");
+        assert_eq!(err, format!("{message}\n"), "{args:?}");
+    }
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dupkey::dedupe::{
-    rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Resolve,
-    RolloutStep, UniqueIndex,
+    restore, rollout_unique_index, verify, Archive, DedupeError, IndexState, Keep, Merge, Rekey,
+    Resolve, RolloutStep, UniqueIndex,
 };
 use dupkey::IsDuplicate;
 use mongodb::bson::{doc, Bson, Document};
@@ -50,24 +50,6 @@ fn en2() -> Collation {
         .locale("en")
         .strength(CollationStrength::Secondary)
         .build()
-}
-
-async fn index_spec(coll: &Collection<Document>, name: &str) -> Document {
-    use futures_util::TryStreamExt;
-    let ns = coll.namespace();
-    let specs: Vec<Document> = coll
-        .client()
-        .database(&ns.db)
-        .run_cursor_command(doc! { "listIndexes": &ns.coll })
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    specs
-        .into_iter()
-        .find(|s| s.get_str("name") == Ok(name))
-        .expect("index")
 }
 
 #[tokio::test]
@@ -147,7 +129,10 @@ async fn a_writer_racing_the_rollout_is_refused_with_typed_conflicts() {
     let check = verify(&users, &index).await.expect("verify");
     assert!(check.is_verified(), "{check:?}");
     assert_eq!(
-        index_spec(&users, "email_1").await.get_bool("unique"),
+        support::index_spec(&users, "email_1")
+            .await
+            .expect("index")
+            .get_bool("unique"),
         Ok(true)
     );
     db.drop().await.unwrap();
@@ -336,8 +321,20 @@ async fn a_rollout_can_merge_the_groups_it_finds() {
     .unwrap();
     let index = UniqueIndex::new(["email"]);
     let archive = Archive::new(&db.collection::<()>("archive"), "merge-run");
+    // A merge needs each group whole: the id limit is the resolve run's.
+    let resolve = Resolve::Merge(Keep::oldest(), Merge::union_arrays(), archive.clone());
+    let err = rollout_unique_index(&coll, &index, resolve)
+        .max_ids_per_group(1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DedupeError::GroupTooLarge { count: 2, limit: 1 }),
+        "{err:?}"
+    );
+    assert_eq!(support::documents(&coll).await.len(), 3);
     let resolve = Resolve::Merge(Keep::oldest(), Merge::union_arrays(), archive);
     let done = rollout_unique_index(&coll, &index, resolve).await.unwrap();
+    assert_eq!(done.started_from(), IndexState::Prepared);
     assert!(done.is_online());
     assert_eq!(done.removal().removed(), 1);
     assert_eq!(
@@ -357,5 +354,167 @@ async fn a_rollout_can_merge_the_groups_it_finds() {
         archived > 0,
         "the merged and deleted documents are archived first"
     );
+    assert_eq!(
+        (done.removal().archived(), done.removal().changed()),
+        (2, 1)
+    );
+
+    // Once the unique index is gone, the run's archive puts every document back as it was.
+    coll.drop_index("email_1").await.unwrap();
+    let archive = Archive::new(&db.collection::<()>("archive"), "merge-run");
+    let back = restore(&coll, &archive).await.expect("restore");
+    assert_eq!(back.restored(), 2);
+    assert!(back.refused().is_empty());
+    assert_eq!(
+        support::documents(&coll).await,
+        [
+            doc! { "_id": 1, "email": "a@x", "tags": ["red"] },
+            doc! { "_id": 2, "email": "a@x", "tags": ["blue"], "phone": "1" },
+            doc! { "_id": 3, "email": "b@x" },
+        ]
+    );
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rollout_archives_what_it_deletes_and_restore_puts_it_back() {
+    let db = database("rollout_delete_archive").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 1_000, 100).await;
+    let before = support::documents(&users).await;
+    let index = UniqueIndex::new(["email"]).with_collation(en2());
+    let archive = Archive::new(&db.collection::<()>("archive"), "delete-run");
+    let done = rollout_unique_index(&users, &index, Keep::oldest())
+        .archive(archive.clone())
+        .batch_size(30)
+        .await
+        .expect("rollout");
+    assert!(done.is_online());
+    assert_eq!(done.server_groups(), 100);
+    assert_eq!(
+        (done.removal().removed(), done.removal().archived()),
+        (200, 200)
+    );
+    assert_eq!(users.count_documents(doc! {}).await.unwrap(), 800);
+    assert!(verify(&users, &index).await.unwrap().is_verified());
+
+    // The unique index refuses each deleted duplicate back; without it, all come back.
+    let refused = restore(&users, &archive).await.expect("restore");
+    assert_eq!((refused.restored(), refused.refused().len()), (0, 200));
+    users.drop_index("email_1").await.unwrap();
+    let back = restore(&users, &archive).await.expect("restore");
+    assert_eq!(back.restored(), 200);
+    assert_eq!(support::documents(&users).await, before);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_the_index_is_created() {
+    let db = database("rollout_input").await;
+    let users = db.collection::<Document>("users");
+    load(&users, 10, 2).await;
+    let before = support::documents(&users).await;
+    let index = UniqueIndex::new(["email"]);
+    let archive = Archive::new(&db.collection::<()>("archive"), "input-run");
+    // Unsetting the key on an index that is neither sparse nor partial.
+    let unset = Resolve::Rekey(Keep::oldest(), Rekey::unset(), archive);
+    let err = rollout_unique_index(&users, &index, unset)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DedupeError::UnsetNotExcluded), "{err:?}");
+    // An id limit of zero.
+    let err = rollout_unique_index(&users, &index, Keep::oldest())
+        .max_ids_per_group(0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DedupeError::ZeroLimit {
+                option: "max_ids_per_group"
+            }
+        ),
+        "{err:?}"
+    );
+    // A keep field that is not a field path.
+    let err = rollout_unique_index(&users, &index, Keep::oldest_by("$where"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DedupeError::InvalidField { field, .. } if field == "$where"),
+        "{err:?}"
+    );
+    let names: Vec<String> = users
+        .list_index_names()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(names, ["_id_"], "no index is created");
+    assert_eq!(support::documents(&users).await, before);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_disagreement_stops_the_rollout_before_anything_is_resolved() {
+    let db = database("rollout_disagree").await;
+    let users = db.collection::<Document>("users");
+    // 5,000 pairs: `_id` i and i + 5,000 share an email.
+    let docs: Vec<Document> = (0..10_000)
+        .map(|i| doc! { "_id": i, "email": format!("e{}@x", i % 5_000) })
+        .collect();
+    support::insert(&users, docs).await;
+    let index = UniqueIndex::new(["email"]);
+
+    // From the cross-check on, another client deletes one document of a pair after another:
+    // each of its deletes that lands between the server's report and the aggregation makes
+    // them list different groups.
+    let checking = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let deleter = {
+        let (users, checking, stop) = (users.clone(), checking.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut deleted = Vec::new();
+            while !checking.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            for id in 5_000..10_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                users.delete_one(doc! { "_id": id }).await.unwrap();
+                deleted.push(id);
+            }
+            deleted
+        })
+    };
+    let seen = checking.clone();
+    let err = rollout_unique_index(&users, &index, Keep::oldest())
+        .on_progress(move |p| {
+            if p.step() == RolloutStep::CrossCheck {
+                seen.store(true, Ordering::Relaxed);
+            }
+        })
+        .await
+        .unwrap_err();
+    stop.store(true, Ordering::Relaxed);
+    let deleted = deleter.await.unwrap();
+    assert!(
+        matches!(err, DedupeError::Disagreement { .. }),
+        "{err:?} ({} deleted meanwhile)",
+        deleted.len()
+    );
+    assert!(deleted.len() < 5_000, "the deleter ran out of pairs");
+    // Only the other client's deletes: the rollout resolved nothing, and left the index
+    // prepared, not unique.
+    let left = support::int_ids(&users).await;
+    let expected: std::collections::BTreeSet<i64> = (0..10_000)
+        .filter(|id| !deleted.contains(id))
+        .map(i64::from)
+        .collect();
+    assert_eq!(left, expected);
+    let spec = support::index_spec(&users, "email_1").await.expect("index");
+    assert_eq!(spec.get_bool("prepareUnique"), Ok(true));
+    assert!(spec.get("unique").is_none(), "{spec:?}");
     db.drop().await.unwrap();
 }

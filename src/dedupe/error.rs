@@ -168,6 +168,23 @@ pub enum DedupeError {
         found_groups: u64,
     },
 
+    /// Another index stands where a rollout would create its index: one with the same name
+    /// and another key or options, or one with the same key and options and another name.
+    /// Nothing was written.
+    #[error("another index is in the way of index {name:?} (same name, or same key and options)")]
+    IndexInTheWay {
+        /// The name the rollout would give its index.
+        name: String,
+    },
+
+    /// The index a rollout prepared or converted, read back, is not the index asked for
+    /// (another client dropped or replaced it meanwhile); the rollout stopped there.
+    #[error("index {name:?} changed during the rollout: it is not the index asked for")]
+    IndexChanged {
+        /// The index's name.
+        name: String,
+    },
+
     /// The server answered something this module cannot read.
     #[error("unexpected reply from the server: {detail}")]
     Reply {

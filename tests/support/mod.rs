@@ -6,6 +6,8 @@
 //! and the watchdog stops mongod and removes the dbpath. No server outlives the tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod http;
 
 use std::io::{BufRead, BufReader};
@@ -26,6 +28,7 @@ pub mod corpus;
 pub mod parse;
 #[cfg(not(feature = "bson-3"))]
 pub mod shapes;
+pub mod writer;
 
 /// A running mongod and the watchdog that stops it.
 pub struct Mongod {
@@ -190,6 +193,24 @@ pub async fn unique_index_with(
         .options(options)
         .build();
     coll.create_index(model).await.expect("create index");
+}
+
+/// The spec `listIndexes` gives of the index `name` of `coll`, if there is one.
+pub async fn index_spec(coll: &mongodb::Collection<Document>, name: &str) -> Option<Document> {
+    use futures_util::TryStreamExt;
+    let ns = coll.namespace();
+    let specs: Vec<Document> = coll
+        .client()
+        .database(&ns.db)
+        .run_cursor_command(doc! { "listIndexes": &ns.coll })
+        .await
+        .expect("listIndexes")
+        .try_collect()
+        .await
+        .expect("index specs");
+    specs
+        .into_iter()
+        .find(|s| s.get_str("name").ok() == Some(name))
 }
 
 /// English, case-insensitive.

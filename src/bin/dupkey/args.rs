@@ -5,15 +5,19 @@ use mongodb::options::Collation;
 use serde::Deserialize;
 
 pub const USAGE: &str = "\
-usage: dupkey [--uri URI] --db NAME --coll NAME --keys F1,F2:-1,... [INDEX] [FIX] [--yes]
-       dupkey [--uri URI] --db NAME --coll NAME --restore RUN [--archive NAME]
-       dupkey [--uri URI] --db NAME --coll NAME --check-import FILE|- [--batch-size N]
+usage: dupkey [--uri URI] --db NAME --coll NAME --keys F1,F2:-1,... [INDEX] [--show N]
+       dupkey [--uri URI] --db NAME --coll NAME --keys ... [INDEX] FIX [--show N] [--yes]
        dupkey [--uri URI] --db NAME --coll NAME --keys ... [INDEX] --rollout [--offline]
-              [--keep oldest|newest] [--by FIELD] [--batch-size N] --yes
+              [FIX] --yes
+       dupkey [--uri URI] --db NAME --coll NAME --restore RUN [--archive NAME]
+              [--batch-size N]
+       dupkey [--uri URI] --db NAME --coll NAME --check-import FILE|- [--batch-size N]
 index: [--name NAME] [--collation JSON] [--partial-filter JSON] [--sparse]
-fix:   --fix delete|merge|rekey [--keep oldest|newest] [--by FIELD]
-       [--merge fill|union] [--rekey suffix|unset] [--archive NAME] [--run ID]
-       [--batch-size N] [--throttle-ms N] [--show N]";
+fix:   --fix delete|merge|rekey (--rollout: delete unless told) [--keep oldest|newest]
+       [--by FIELD] [--merge fill|union] [--rekey suffix|unset]
+       [--archive NAME] [--run ID] | [--no-archive] (delete only: no undo)
+       [--batch-size N] [--throttle-ms N]
+Every document deleted or changed is archived first, under a run id that --restore takes.";
 
 /// What the tool was asked to do.
 #[derive(Debug)]
@@ -37,10 +41,14 @@ pub struct Args {
     pub check_import: Option<String>,
     pub rollout: bool,
     pub offline: bool,
+    /// Deletes without archiving: only for a delete, and only when asked.
+    pub no_archive: bool,
     pub yes: bool,
     pub show: usize,
     pub batch_size: usize,
     pub throttle_ms: u64,
+    /// Every option given, in order, by its name: what the mode must use.
+    pub given: Vec<String>,
 }
 
 /// How the others of a group are resolved.
@@ -51,6 +59,17 @@ pub enum Fix {
     MergeUnion,
     RekeySuffix,
     RekeyUnset,
+}
+
+impl Fix {
+    /// The strategy's name, as `--fix` takes it.
+    pub fn strategy(self) -> &'static str {
+        match self {
+            Fix::Delete => "delete",
+            Fix::MergeFill | Fix::MergeUnion => "merge",
+            Fix::RekeySuffix | Fix::RekeyUnset => "rekey",
+        }
+    }
 }
 
 /// Which document of a group survives.
@@ -80,10 +99,12 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         check_import: None,
         rollout: false,
         offline: false,
+        no_archive: false,
         yes: false,
         show: 20,
         batch_size: 1000,
         throttle_ms: 0,
+        given: Vec::new(),
     };
     let (mut db, mut coll, mut keys, mut fix) = (None, None, None, None);
     let (mut merge, mut rekey) = ("fill".to_owned(), "suffix".to_owned());
@@ -133,12 +154,14 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
             "--check-import" => parsed.check_import = Some(value()?),
             "--rollout" => parsed.rollout = true,
             "--offline" => parsed.offline = true,
+            "--no-archive" => parsed.no_archive = true,
             "--yes" => parsed.yes = true,
             "--show" => parsed.show = number(name, &value()?)?,
             "--batch-size" => parsed.batch_size = number(name, &value()?)?,
             "--throttle-ms" => parsed.throttle_ms = number(name, &value()?)?,
             other => return Err(format!("unknown argument {other:?}")),
         }
+        parsed.given.push(name.to_owned());
     }
     parsed.db = db.ok_or("--db is required")?;
     parsed.coll = coll.ok_or("--coll is required")?;
@@ -162,6 +185,80 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         Some(other) => return Err(format!("--fix: unknown strategy {other:?}")),
     };
     Ok(parsed)
+}
+
+/// Refuses an option the mode does not use (or two that conflict), so that nothing the
+/// user asked for is silently ignored: one line, for exit status 2.
+pub fn refuse_unused(args: &Args) -> Result<(), String> {
+    const COMMON: &[&str] = &["--uri", "--db", "--coll"];
+    const INDEX: &[&str] = &[
+        "--keys",
+        "--name",
+        "--collation",
+        "--partial-filter",
+        "--sparse",
+    ];
+    const RESOLVE: &[&str] = &[
+        "--fix",
+        "--keep",
+        "--by",
+        "--archive",
+        "--run",
+        "--batch-size",
+        "--throttle-ms",
+        "--yes",
+    ];
+    let resolution = |fix: Fix| -> Vec<&'static str> {
+        let mut used = [INDEX, RESOLVE].concat();
+        used.push(match fix {
+            Fix::Delete => "--no-archive",
+            Fix::MergeFill | Fix::MergeUnion => "--merge",
+            Fix::RekeySuffix | Fix::RekeyUnset => "--rekey",
+        });
+        used
+    };
+    let (mode, used) = if args.restore.is_some() {
+        (
+            "--restore".to_owned(),
+            vec!["--restore", "--archive", "--batch-size"],
+        )
+    } else if args.check_import.is_some() {
+        (
+            "--check-import".to_owned(),
+            vec!["--check-import", "--batch-size"],
+        )
+    } else if args.rollout {
+        let fix = args.fix.unwrap_or(Fix::Delete);
+        let mut used = resolution(fix);
+        used.extend(["--rollout", "--offline"]);
+        (format!("--rollout --fix {}", fix.strategy()), used)
+    } else if let Some(fix) = args.fix {
+        let mut used = resolution(fix);
+        used.push("--show");
+        (format!("--fix {}", fix.strategy()), used)
+    } else {
+        (
+            "a search (no --fix or --rollout)".to_owned(),
+            [INDEX, &["--show"]].concat(),
+        )
+    };
+    let unused = args
+        .given
+        .iter()
+        .find(|flag| !COMMON.contains(&flag.as_str()) && !used.contains(&flag.as_str()));
+    if let Some(flag) = unused {
+        return Err(format!("{flag} is not used with {mode}"));
+    }
+    if args.no_archive {
+        if let Some(flag) = args
+            .given
+            .iter()
+            .find(|flag| matches!(flag.as_str(), "--archive" | "--run"))
+        {
+            return Err(format!("--no-archive conflicts with {flag}"));
+        }
+    }
+    Ok(())
 }
 
 /// `email,created:-1` -> `{ email: 1, created: -1 }`.

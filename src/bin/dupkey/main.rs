@@ -7,18 +7,24 @@
 //! dupkey --uri mongodb+srv://... --db shop --coll users --keys tenant,email
 //! dupkey ... --keys email --collation '{"locale":"en","strength":2}' --fix merge --merge union
 //! dupkey ... --keys email --fix delete --yes
-//! dupkey ... --restore dupkey-1764600000
+//! dupkey ... --keys email --rollout --fix merge --merge union --yes
+//! dupkey ... --restore dupkey-1764600000-4242
 //! ```
 //!
-//! Without `--yes`, a fix is a dry run. Progress goes to stderr (a bar on a terminal, plain
-//! lines otherwise), the report to stdout. Exit status: 0 when no duplicates are left (after
-//! `--fix ... --yes`, the index is built and verified; after `--restore`, nothing refused),
-//! 3 when duplicates remain (found, a dry run, or refused by a restore), 2 for a usage error,
-//! 1 for any other error (an existing index in the way included).
+//! Every document a fix or a rollout deletes or changes is archived first, under a run id
+//! (`--run`, else a new one) that the report prints and `--restore` takes; a delete skips
+//! the archive only with `--no-archive`. An option the mode does not use is refused (exit
+//! status 2), never ignored. Without `--yes`, a fix is a dry run. Progress goes to stderr
+//! (a bar on a terminal, plain lines otherwise), the report to stdout. Exit status: 0 when
+//! no duplicates are left (after `--fix ... --yes`, the index is built and verified; after
+//! `--restore`, nothing refused), 3 when duplicates remain (found, a dry run, or refused by
+//! a restore), 2 for a usage error, 1 for any other error (an existing index in the way
+//! included).
 
 mod args;
 mod modes;
 mod progress;
+mod resolution;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,10 +32,10 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use args::{Args, Fix, KeepBy, USAGE};
+use args::{Args, USAGE};
 use dupkey::dedupe::{
-    create_unique_index, find_duplicates, merge_duplicates, rekey_duplicates, remove_duplicates,
-    restore, verify, Archive, DedupeError, DuplicateGroup, Keep, Merge, Rekey, UniqueIndex,
+    create_unique_index, find_duplicates, restore, verify, Archive, DedupeError, DuplicateGroup,
+    UniqueIndex,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
@@ -65,6 +71,10 @@ async fn run(
             return 2;
         }
     };
+    if let Err(problem) = args::refuse_unused(&args) {
+        let _ = writeln!(err, "{problem}");
+        return 2;
+    }
     match dispatch(&args, out, err, terminal).await {
         Ok(status) => status,
         Err(problem) => {
@@ -88,11 +98,8 @@ async fn dispatch(
     let client = mongodb::Client::with_uri_str(&args.uri).await?;
     let db = client.database(&args.db);
     let coll = db.collection::<Document>(&args.coll);
-    let archive_name = args
-        .archive
-        .clone()
-        .unwrap_or_else(|| format!("{}_dupkey_archive", args.coll));
     if let Some(run) = &args.restore {
+        let archive_name = resolution::archive_collection(args);
         let archive = Archive::new(&db.collection::<()>(&archive_name), run.as_str());
         let back = restore(&coll, &archive).batch_size(args.batch_size).await?;
         writeln!(
@@ -127,12 +134,8 @@ async fn dispatch(
             writeln!(err, "error: --rollout writes to {ns}: add --yes")?;
             return Ok(2);
         }
-        let keep = match args.keep {
-            KeepBy::Oldest => Keep::oldest_by(args.by.clone()),
-            KeepBy::Newest => Keep::newest_by(args.by.clone()),
-        };
-        let online = !args.offline;
-        return modes::rollout(&coll, &index, keep, online, args.batch_size, out, err).await;
+        let run = resolution::Run::new(args, &db);
+        return modes::rollout(args, &coll, &index, &run, out, err).await;
     }
     // An index in the way is refused before anything is written.
     let built = if args.yes {
@@ -177,42 +180,8 @@ async fn dispatch(
 
     // 2. Resolve (or plan to).
     if groups > 0 {
-        let run_id = args.run.clone().unwrap_or_else(|| {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            format!("dupkey-{secs}")
-        });
-        let archive = Archive::new(&db.collection::<()>(&archive_name), run_id.as_str());
-        let keep = match args.keep {
-            KeepBy::Oldest => Keep::oldest_by(args.by.clone()),
-            KeepBy::Newest => Keep::newest_by(args.by.clone()),
-        };
-        let last_key = index
-            .fields()
-            .next_back()
-            .map(str::to_owned)
-            .unwrap_or_default();
-        let resolve = match fix {
-            Fix::Delete => remove_duplicates(&coll, &index, keep).archive(archive),
-            Fix::MergeFill => merge_duplicates(&coll, &index, keep, Merge::fill_missing(), archive),
-            Fix::MergeUnion => {
-                merge_duplicates(&coll, &index, keep, Merge::union_arrays(), archive)
-            }
-            Fix::RekeyUnset => rekey_duplicates(&coll, &index, keep, Rekey::unset(), archive),
-            Fix::RekeySuffix => {
-                let suffix = Rekey::with(move |doc| {
-                    let id = doc.get("_id").map(id_text).unwrap_or_default();
-                    let value = match doc.get(&last_key) {
-                        Some(Bson::String(s)) => s.clone(),
-                        Some(Bson::Null) | None => String::new(),
-                        Some(other) => other.to_string(),
-                    };
-                    doc! { last_key.as_str(): format!("{value}#{id}") }
-                });
-                rekey_duplicates(&coll, &index, keep, suffix, archive)
-            }
-        };
+        let run = resolution::Run::new(args, &db);
+        let resolve = resolution::fix(args, fix, &coll, &index, &run);
         let mut plan = Vec::new();
         let show = args.show;
         let mut display = Display::fix(terminal, groups);
@@ -266,12 +235,11 @@ async fn dispatch(
         }
         writeln!(
             out,
-            "deleted {} and changed {} documents in {} groups; archived {} in {}.{archive_name} as run {run_id} (undo: --restore {run_id})",
+            "deleted {} and changed {} documents in {} groups; {}",
             report.removed(),
             report.changed(),
             report.groups(),
-            report.archived(),
-            args.db,
+            run.told(report.archived(), ""),
         )?;
     } else if !args.yes {
         writeln!(out, "pass --yes to build the index and verify")?;
@@ -432,15 +400,6 @@ fn direction_of(direction: &Bson) -> i64 {
         Bson::Int64(d) => *d,
         Bson::Double(d) if *d < 0.0 => -1,
         _ => 1,
-    }
-}
-
-/// An `_id` as text: a string as is, anything else as extended JSON.
-fn id_text(id: &Bson) -> String {
-    match id {
-        Bson::String(s) => s.clone(),
-        Bson::ObjectId(oid) => oid.to_hex(),
-        other => other.to_string(),
     }
 }
 

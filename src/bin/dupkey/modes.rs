@@ -2,12 +2,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use dupkey::dedupe::{check_import as check, rollout_unique_index, Collider, Keep, UniqueIndex};
+use dupkey::dedupe::{check_import as check, rollout_unique_index, Collider, UniqueIndex};
 use mongodb::bson::Document;
 use mongodb::Collection;
 
-use crate::args::json;
+use crate::args::{json, Args};
+use crate::resolution::{self, Run};
 use crate::Failure;
 
 /// Checks the rows of `file` (JSON lines, `-` for stdin) against every unique index of
@@ -68,38 +70,54 @@ pub(crate) async fn check_import(
 }
 
 /// Rolls the unique index out: prepared first (6.0+), so that no new duplicate slips in,
-/// then the existing groups resolved by `keep`, then converted; the checked build on older
-/// servers or with `online` off.
+/// then the existing groups resolved as `--fix` says (a delete unless told), every document
+/// archived in `run` first, then converted; the checked build on older servers or with
+/// `--offline`.
 pub(crate) async fn rollout(
+    args: &Args,
     coll: &Collection<Document>,
     index: &UniqueIndex,
-    keep: Keep<'_>,
-    online: bool,
-    batch_size: usize,
+    run: &Run,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> Result<u8, Failure> {
-    let done = rollout_unique_index(coll, index, keep)
-        .online(online)
-        .batch_size(batch_size)
+    let (resolve, archive) = resolution::rollout(args, index, run);
+    let mut rollout = rollout_unique_index(coll, index, resolve)
+        .online(!args.offline)
+        .batch_size(args.batch_size)
+        .throttle(Duration::from_millis(args.throttle_ms));
+    if let Some(archive) = archive {
+        rollout = rollout.archive(archive);
+    }
+    let done = rollout
         .on_progress(|p| {
             let _ = writeln!(
                 err,
-                "{:?}: {} groups, {} removed",
+                "{:?}: {} groups, {} removed, {} changed",
                 p.step(),
                 p.groups(),
-                p.removed()
+                p.removed(),
+                p.changed()
             );
         })
         .await?;
+    let removal = done.removal();
     writeln!(
         out,
-        "unique index {} rolled out ({}, started from {:?}): {} duplicate groups resolved, {} documents removed",
+        "unique index {} rolled out ({}, started from {:?}): {} duplicate groups resolved, {} documents removed, {} changed",
         done.index(),
         if done.is_online() { "online" } else { "checked build" },
         done.started_from(),
-        done.server_groups(),
-        done.removal().removed()
+        removal.groups(),
+        removal.removed(),
+        removal.changed()
     )?;
+    if removal.removed() + removal.changed() > 0 {
+        writeln!(
+            out,
+            "{}",
+            run.told(removal.archived(), "drop the unique index, then ")
+        )?;
+    }
     Ok(0)
 }

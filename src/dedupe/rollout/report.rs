@@ -59,13 +59,14 @@ pub enum RolloutStep {
 /// ```
 /// use dupkey::dedupe::{RolloutProgress, RolloutStep};
 /// let p = RolloutProgress::default();
-/// assert_eq!((p.step(), p.groups(), p.removed()), (RolloutStep::Prepare, 0, 0));
+/// assert_eq!((p.step(), p.groups(), p.removed(), p.changed()), (RolloutStep::Prepare, 0, 0, 0));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RolloutProgress {
     pub(super) step: RolloutStep,
     pub(super) groups: u64,
     pub(super) removed: u64,
+    pub(super) changed: u64,
 }
 
 impl Default for RolloutProgress {
@@ -74,6 +75,7 @@ impl Default for RolloutProgress {
             step: RolloutStep::Prepare,
             groups: 0,
             removed: 0,
+            changed: 0,
         }
     }
 }
@@ -93,6 +95,11 @@ impl RolloutProgress {
     pub fn removed(&self) -> u64 {
         self.removed
     }
+
+    /// Documents changed so far (merged survivors, re-keyed documents).
+    pub fn changed(&self) -> u64 {
+        self.changed
+    }
 }
 
 /// What a [`rollout_unique_index`](super::rollout_unique_index) run did.
@@ -102,8 +109,9 @@ impl RolloutProgress {
 /// ```no_run
 /// # fn show(done: &dupkey::dedupe::Rollout) {
 /// println!(
-///     "{} is unique (from {:?}, online: {}); {} duplicates deleted",
+///     "{} is unique (from {:?}, online: {}); {} duplicates deleted, {} archived",
 ///     done.index(), done.started_from(), done.is_online(), done.removal().removed(),
+///     done.removal().archived(),
 /// );
 /// # }
 /// ```
@@ -138,7 +146,7 @@ impl Rollout {
         self.server_groups
     }
 
-    /// What the resolution removed.
+    /// What the resolution did: groups, documents deleted, changed and archived.
     pub fn removal(&self) -> &Removal {
         &self.removal
     }

@@ -6,24 +6,28 @@ use std::fmt;
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocument};
-use mongodb::options::IndexOptions;
-use mongodb::{Collection, IndexModel};
+use mongodb::Collection;
 
 use super::super::indexes;
 use super::super::{find_duplicates, DedupeError, UniqueIndex};
 use super::IndexState;
+use crate::index::same::default_name;
 use crate::index::Index;
 
 /// `CannotConvertIndexToUnique`: duplicates stand in the way of `collMod ... unique: true`.
 const CANNOT_CONVERT_INDEX_TO_UNIQUE: i32 = 359;
 /// The wire version of MongoDB 6.0, the first with `prepareUnique`.
 const WIRE_VERSION_6_0: i32 = 17;
+/// `IndexOptionsConflict`: an index with the same key and options has another name.
+const INDEX_OPTIONS_CONFLICT: i32 = 85;
+/// `IndexKeySpecsConflict`: an index with the same name has another key or options.
+const INDEX_KEY_SPECS_CONFLICT: i32 = 86;
 /// Cross-checks tried before a disagreement is reported: another client's deletes or
 /// updates between the two reads can make them differ for a moment.
 const CROSS_CHECKS: u32 = 3;
 
-/// The index on `index`'s key with its collation and partial filter (and its name, if it
-/// has one), unique or not.
+/// The index on `index`'s key with its collation, partial filter and sparseness (and its
+/// name, if it has one), unique or not.
 pub(super) async fn find_index(
     collection: &Collection<Document>,
     index: &UniqueIndex,
@@ -60,25 +64,54 @@ pub(super) async fn has_prepare_unique(
     Ok(wire >= i64::from(WIRE_VERSION_6_0))
 }
 
-/// Creates the index without `unique`: building it cannot fail on duplicates.
+/// Creates the index with every option of `index` (collation, partial filter, sparse, name)
+/// but `unique`: building it cannot fail on duplicates. An index of the same name with other
+/// options, or of the same key and options with another name, is refused as
+/// [`DedupeError::IndexInTheWay`]: nothing is written.
 pub(super) async fn create_plain(
     collection: &Collection<Document>,
     index: &UniqueIndex,
 ) -> Result<String, DedupeError> {
-    let options = IndexOptions::builder()
-        .name(index.name().map(str::to_owned))
-        .collation(index.collation().cloned())
-        .partial_filter_expression(index.partial_filter().cloned())
-        .build();
-    let model = IndexModel::builder()
-        .keys(index.keys().clone())
-        .options(options)
-        .build();
-    let created = collection
-        .create_index(model)
-        .await
-        .map_err(DedupeError::driver("createIndexes"))?;
-    Ok(created.index_name)
+    let mut model = index.model();
+    if let Some(options) = model.options.as_mut() {
+        options.unique = None;
+    }
+    match collection.create_index(model).await {
+        Ok(created) => Ok(created.index_name),
+        Err(err) => match crate::index::command_code(&err) {
+            Some(INDEX_OPTIONS_CONFLICT | INDEX_KEY_SPECS_CONFLICT) => {
+                Err(DedupeError::IndexInTheWay {
+                    name: index
+                        .name()
+                        .map_or_else(|| default_name(index.keys()), str::to_owned),
+                })
+            }
+            _ => Err(DedupeError::Driver {
+                operation: "createIndexes",
+                source: err,
+            }),
+        },
+    }
+}
+
+/// Reads the index `name` back and checks it is the index `index` asks for, in state
+/// `expected` (prepared, or unique): what `collMod` changed is the index asked for, even
+/// when another client dropped or replaced it meanwhile. Otherwise
+/// [`DedupeError::IndexChanged`].
+pub(super) async fn read_back(
+    collection: &Collection<Document>,
+    index: &UniqueIndex,
+    name: &str,
+    expected: IndexState,
+) -> Result<(), DedupeError> {
+    let indexes = indexes::list(collection).await?;
+    let found = indexes.iter().find(|found| found.name() == name);
+    match found {
+        Some(found) if found.is_same_as(index) && state(found) == expected => Ok(()),
+        _ => Err(DedupeError::IndexChanged {
+            name: name.to_owned(),
+        }),
+    }
 }
 
 /// The groups of a refused conversion: each `_id` by a 64-bit hash, each group by its size,
@@ -232,9 +265,19 @@ mod tests {
         });
         assert!(!same_index(&wanted, &partial));
         assert!(same_index(
-            &wanted.with_partial_filter(doc! { "active": true }),
+            &wanted.clone().with_partial_filter(doc! { "active": true }),
             &partial
         ));
+        let sparse = spec(doc! { "key": { "email": 1 }, "name": "email_1", "sparse": true });
+        assert!(!same_index(&wanted, &sparse));
+        assert!(!same_index(&wanted.clone().with_sparse(true), &plain));
+        assert!(same_index(&wanted.with_sparse(true), &sparse));
+    }
+
+    #[test]
+    fn the_default_name_is_the_servers() {
+        let index = UniqueIndex::from_keys(doc! { "email": 1, "created": -1 });
+        assert_eq!(default_name(index.keys()), "email_1_created_-1");
     }
 
     #[test]
