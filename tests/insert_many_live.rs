@@ -111,7 +111,7 @@ async fn other_write_failures_are_reported_beside_the_duplicates() {
 async fn batches_past_the_server_limit_keep_every_position() {
     let (_client, db) = setup("imoc_batches").await;
     let items = db.collection::<Document>("items");
-    // 100,000 documents per command: the second batch starts at 100,000.
+    // More documents than one command takes (100,000): the duplicates sit past the first.
     let mut rows: Vec<Document> = (0..100_010).map(|n| doc! { "_id": n }).collect();
     rows.push(doc! { "_id": 3 });
     rows.push(doc! { "_id": 100_005 });

@@ -84,6 +84,11 @@ impl Indexes {
         Indexes { list }
     }
 
+    /// The unique indexes (the `_id` index among them).
+    pub(crate) fn unique(&self) -> impl Iterator<Item = &Index> {
+        self.list.iter().filter(|i| i.unique)
+    }
+
     /// The index called `name`.
     pub(crate) fn named(&self, name: &str) -> Option<&Index> {
         self.list.iter().find(|i| i.name == name)
