@@ -404,6 +404,26 @@ mod tests {
     }
 
     #[test]
+    fn write_errors_in_any_order_reject_their_own_positions_only() {
+        let sent: Vec<_> = (0..5).map(raw).collect();
+        let mut report = InsertManyReport::new(sent.len());
+        let mut dups = Vec::new();
+        let batch: InsertManyError = from_document(doc! { "writeErrors": [
+            { "index": 3, "code": 11000, "errmsg": "" },
+            { "index": 0, "code": 11000, "errmsg": "" },
+        ]})
+        .unwrap();
+        let err = Error::from(ErrorKind::InsertMany(batch));
+        report.record(&sent, 1..5, Err(err), &mut dups).unwrap();
+        assert_eq!(
+            report.inserted_ids().keys().copied().collect::<Vec<_>>(),
+            [2, 3]
+        );
+        let positions: Vec<_> = dups.iter().map(|d| d.position()).collect();
+        assert_eq!(positions, [Some(4), Some(1)]);
+    }
+
+    #[test]
     fn a_network_error_leaves_the_rest_unconfirmed() {
         let sent: Vec<_> = (0..4).map(raw).collect();
         let mut report = InsertManyReport::new(sent.len());
