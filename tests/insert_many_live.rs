@@ -308,3 +308,46 @@ async fn a_mixed_rerun_accounts_for_every_row_once() {
     );
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_large_import_reads_the_list_once_per_max_age_and_a_small_one_never() {
+    let name = support::unique_db("imoc_list");
+    let (client, log) = recording_client(&name).await;
+    let users = client.database(&name).collection::<Document>("users");
+    unique_index(&users, doc! { "email": 1 }).await;
+    let rows = rows(3_000);
+    let (small, first, second) = (&rows[..2], &rows[1_000..2_000], &rows[2_000..]);
+    take(&log);
+
+    let cache = dupkey::IndexCache::new();
+    users
+        .insert_many_or_conflict(small)
+        .index_cache(&cache)
+        .await
+        .unwrap();
+    assert_eq!(take(&log), ["insert"]);
+    users
+        .insert_many_or_conflict(first)
+        .index_cache(&cache)
+        .await
+        .unwrap();
+    assert_eq!(take(&log), ["listIndexes", "insert"]);
+    users
+        .insert_many_or_conflict(second)
+        .index_cache(&cache)
+        .await
+        .unwrap();
+    assert_eq!(take(&log), ["insert"]);
+
+    // A list older than the maximum age is read again, by each import.
+    let always = dupkey::IndexCache::with_max_age(std::time::Duration::ZERO);
+    for rows in [first, second] {
+        let result = users
+            .insert_many_or_conflict(rows)
+            .index_cache(&always)
+            .await;
+        assert_eq!(report(result).duplicates().len(), 1_000);
+        assert_eq!(take(&log), ["listIndexes", "insert"]);
+    }
+    client.database(&name).drop().await.unwrap();
+}
