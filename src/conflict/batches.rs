@@ -5,8 +5,8 @@
 //! many unique indexes would refuse it (the first refusal ends the document's insert). A
 //! duplicate's error holds `errmsg` (namespace, index name, the key printed with each string
 //! cut at 150 bytes), `keyPattern`, and `keyValue`, the whole key value. Under a collation
-//! the string parts of `keyValue` are hex collation keys (measured on 6.0.5 up to 6 hex
-//! characters per byte of ASCII and 30 per byte of other UTF-8), and `hexEncoded` and the
+//! the string parts of `keyValue` are hex collation keys (measured on 6.0.5: about 6 hex
+//! characters per byte of ASCII, up to 29 per byte of other UTF-8), and `hexEncoded` and the
 //! `collation` document come along. The server builds the reply after the writes, whole: a
 //! reply over its 16 MiB limit closes the connection and leaves every document of the batch
 //! unconfirmed (measured: 100,000 duplicate integer `_id`s make 18.8 MB of errors).
@@ -55,7 +55,7 @@ const COLLATION: usize = 2 * 1024 + 32;
 /// The index name, key pattern and collation of an index the list does not describe.
 const UNKNOWN_INDEX: usize = 16 * 1024;
 /// Hex characters of a collation key per byte of UTF-8, with margin over what was measured
-/// (6 for ASCII, 30 for the longest expansions), and per string (level separators).
+/// (about 6 for ASCII, 29 for the longest expansions), and per string (level separators).
 const HEX_PER_ASCII_BYTE: usize = 8;
 const HEX_PER_UTF8_BYTE: usize = 64;
 const HEX_PER_STRING: usize = 64;
@@ -98,7 +98,10 @@ impl ErrorBound {
     /// index list is worth reading.
     pub(crate) fn needs_list(&self, docs: &[RawDocumentBuf]) -> bool {
         self.indexes.is_none()
-            && docs.iter().map(|doc| self.document(doc)).sum::<usize>() > ERRORS_BUDGET
+            && docs
+                .iter()
+                .fold(0_usize, |sum, doc| sum.saturating_add(self.document(doc)))
+                > ERRORS_BUDGET
     }
 
     /// Bounds each document by the unique indexes of `indexes`.
@@ -136,21 +139,21 @@ impl ErrorBound {
 fn cut(docs: &[RawDocumentBuf], error: impl Fn(&RawDocument) -> usize) -> Vec<Range<usize>> {
     let mut batches = Vec::new();
     let mut start = 0;
-    let (mut bytes, mut errors) = (0, 0);
+    let (mut bytes, mut errors) = (0, 0_usize);
     for (position, doc) in docs.iter().enumerate() {
         let size = doc.as_bytes().len();
         let bound = error(doc);
         if position > start
             && (position - start == MAX_BATCH_DOCUMENTS
                 || bytes + size > MAX_BATCH_BYTES
-                || errors + bound > ERRORS_BUDGET)
+                || errors.saturating_add(bound) > ERRORS_BUDGET)
         {
             batches.push(start..position);
             start = position;
             (bytes, errors) = (0, 0);
         }
         bytes += size;
-        errors += bound;
+        errors = errors.saturating_add(bound);
     }
     if start < docs.len() {
         batches.push(start..docs.len());
