@@ -30,8 +30,8 @@ use mongodb::results::InsertOneResult;
 use mongodb::sync::{ClientSession, Collection};
 use serde::Serialize;
 
+use crate::conflict::batches::ErrorBound;
 use crate::conflict::exact::Exact;
-use crate::conflict::insert_many::batches;
 use crate::conflict::prepare::prepare;
 use crate::conflict::private::Sealed;
 use crate::conflict::setters;
@@ -181,7 +181,19 @@ impl<'a, T: Send + Sync> InsertMany<'a, T> {
         let raw = self.coll.clone_with_type::<RawDocumentBuf>();
         let mut report = InsertManyReport::new(sent.len());
         let mut dups = Vec::new();
-        for range in batches(&sent) {
+        let mut bound = ErrorBound::unknown(&self.coll.namespace());
+        if bound.needs_list(&sent) {
+            let mut cached = self.cache.cached(self.coll.namespace());
+            let indexes = match cached.fresh() {
+                Some(indexes) => Ok(indexes),
+                None => cached.refresh_blocking(self.coll),
+            };
+            // Unreadable, the list leaves the bound that knows no index: smaller batches.
+            if let Ok(indexes) = indexes {
+                bound.know(&indexes);
+            }
+        }
+        for range in bound.batches(&sent) {
             let action = raw
                 .insert_many(&sent[range.clone()])
                 .with_options(options.clone());

@@ -12,6 +12,7 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::{Collation, IndexOptions};
 use mongodb::sync::{Client, Collection, Database};
 use mongodb::IndexModel;
+use support::rerun;
 
 fn setup(prefix: &str) -> (Client, Database) {
     let client = Client::with_uri_str(&support::server().uri).expect("client");
@@ -98,6 +99,31 @@ fn insert_many_reports_every_position() {
         .map(|d| (d.position(), d.key_value().cloned()))
         .collect();
     assert_eq!(dups, [(Some(1), Some(doc! { "email": "a@b.c" }))]);
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn insert_many_reports_every_row_of_an_all_duplicate_rerun_of_100_000() {
+    let (_client, db) = setup("sync_rerun");
+    let users = db.collection::<Document>("users");
+    unique_index(&users, doc! { "email": 1 });
+    let rows = rerun::rows(100_000);
+    users.insert_many(&rows).run().unwrap();
+    let report = rerun::report(users.insert_many_or_conflict(&rows).run());
+    rerun::assert_all_duplicates(&report, &rows, "email_1", "email");
+    assert_eq!(users.count_documents(doc! {}).run().unwrap(), 100_000);
+    db.drop().run().unwrap();
+}
+
+#[test]
+fn insert_many_reports_every_row_of_a_rerun_of_large_keys() {
+    let (_client, db) = setup("sync_large");
+    let items = db.collection::<Document>("items");
+    unique_index(&items, doc! { "key": 1 });
+    let rows = rerun::large_key_rows(300, 100_000);
+    items.insert_many(&rows).run().unwrap();
+    let report = rerun::report(items.insert_many_or_conflict(&rows).run());
+    rerun::assert_all_duplicates(&report, &rows, "key_1", "key");
     db.drop().run().unwrap();
 }
 

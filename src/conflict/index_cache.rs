@@ -38,7 +38,11 @@ const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
 /// - an upsert filter no unique index backs re-reads the list before it is refused;
 /// - an upsert filter is accepted only from a list read within the cache's
 ///   [maximum age](Self::with_max_age) (30 seconds by default). A unique index dropped and
-///   recreated as a plain one within that window can still back a filter.
+///   recreated as a plain one within that window can still back a filter;
+/// - a bulk insert too large to bound without the unique indexes cuts its batches by a list
+///   read within the maximum age. A unique index created within that window, after the
+///   list was read, is not counted: its refusals can make a reply too large, and the
+///   import then stops with the rest unconfirmed.
 ///
 /// # Examples
 ///

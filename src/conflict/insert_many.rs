@@ -14,6 +14,7 @@ use mongodb::options::InsertManyOptions;
 use mongodb::{ClientSession, Collection};
 use serde::Serialize;
 
+use super::batches::ErrorBound;
 use super::exact::exact_keys;
 use super::index_cache::IndexCache;
 use super::prepare::{id_of, prepare};
@@ -21,12 +22,6 @@ use super::private::Sealed;
 use super::Error;
 use crate::extract::Failure;
 use crate::{codes, DuplicateKey};
-
-/// Most documents in one `insert` command (the server's `maxWriteBatchSize`).
-const MAX_BATCH_DOCUMENTS: usize = 100_000;
-/// Most document bytes in one `insert` command: under the server's 48 MB message limit with
-/// room for the command around them, so the driver never splits a batch itself.
-const MAX_BATCH_BYTES: usize = 40_000_000;
 
 /// Inserts a batch without stopping at duplicates (`ordered(false)`), as the guides
 /// recommend for bulk imports, and accounts for every document.
@@ -39,8 +34,14 @@ const MAX_BATCH_BYTES: usize = 40_000_000;
 /// error that stopped the import early, if one did (a network error, say) along with the
 /// positions whose fate it leaves unknown.
 ///
-/// The documents are sent in batches this helper cuts itself (at most 100,000 documents and
-/// 40 MB each), so an error in one batch never hides what the batches before it inserted.
+/// The documents are sent in batches this helper cuts itself, so an error in one batch never
+/// hides what the batches before it inserted. A batch is cut so that its reply fits the
+/// server's limit even when every document in it is refused (each refusal carries its whole
+/// key value): a re-run of an import that is all duplicates reports every document as a
+/// duplicate. Batches hold at most 100,000 documents and 40 MB; those of small keys hold tens
+/// of thousands of documents, those of large keys fewer. An import too large to bound without
+/// the collection's unique indexes reads them (`listIndexes`, outside any session) unless the
+/// [`IndexCache`](crate::IndexCache) holds a list younger than its maximum age.
 ///
 /// An empty batch inserts nothing. Documents without `_id` get a new `ObjectId` before they
 /// are sent.
@@ -135,7 +136,19 @@ impl<T: Send + Sync> InsertMany<'_, T> {
         let raw = self.coll.clone_with_type::<RawDocumentBuf>();
         let mut report = InsertManyReport::new(sent.len());
         let mut dups = Vec::new();
-        for range in batches(&sent) {
+        let mut bound = ErrorBound::unknown(&self.coll.namespace());
+        if bound.needs_list(&sent) {
+            let mut cached = self.cache.cached(self.coll.namespace());
+            let indexes = match cached.fresh() {
+                Some(indexes) => Ok(indexes),
+                None => cached.refresh(self.coll).await,
+            };
+            // Unreadable, the list leaves the bound that knows no index: smaller batches.
+            if let Ok(indexes) = indexes {
+                bound.know(&indexes);
+            }
+        }
+        for range in bound.batches(&sent) {
             let action = raw
                 .insert_many(&sent[range.clone()])
                 .with_options(options.clone());
@@ -151,28 +164,6 @@ impl<T: Send + Sync> InsertMany<'_, T> {
         let dups = exact_keys(self.coll, self.cache, dups, &sent).await;
         report.into_result(dups)
     }
-}
-
-/// The position ranges of the batches `docs` is sent in.
-pub(crate) fn batches(docs: &[RawDocumentBuf]) -> Vec<Range<usize>> {
-    let mut batches = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (position, doc) in docs.iter().enumerate() {
-        let size = doc.as_bytes().len();
-        if position > start
-            && (position - start == MAX_BATCH_DOCUMENTS || bytes + size > MAX_BATCH_BYTES)
-        {
-            batches.push(start..position);
-            start = position;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < docs.len() {
-        batches.push(start..docs.len());
-    }
-    batches
 }
 
 /// What a bulk insert did with each document, by its position in the batch given.
@@ -295,19 +286,22 @@ impl InsertManyReport {
         };
         let base = range.start;
         let write_errors = batch.write_errors.as_deref().unwrap_or_default();
-        let mut rejected = Vec::with_capacity(write_errors.len());
+        let mut rejected = vec![false; range.len()];
         for e in write_errors {
-            rejected.push(e.index);
-            let mut failure = e.clone();
-            failure.index += base;
+            if let Some(slot) = rejected.get_mut(e.index) {
+                *slot = true;
+            }
+            let position = base + e.index;
             if codes::is_duplicate(e.code, &e.message) {
                 dups.push(DuplicateKey::from_failure(&Failure {
                     code: e.code,
                     message: &e.message,
-                    position: Some(failure.index),
+                    position: Some(position),
                     reply: None,
                 }));
             } else {
+                let mut failure = e.clone();
+                failure.index = position;
                 self.failures.push(failure);
             }
         }
@@ -317,15 +311,17 @@ impl InsertManyReport {
         self.inserted(sent, range, &rejected)
     }
 
+    /// Records the ids of the batch `range` of `sent`, but those `rejected` (by position in
+    /// the batch).
     fn inserted(
         &mut self,
         sent: &[RawDocumentBuf],
         range: Range<usize>,
-        rejected: &[usize],
+        rejected: &[bool],
     ) -> mongodb::error::Result<()> {
         let base = range.start;
         for position in range {
-            if !rejected.contains(&(position - base)) {
+            if !rejected.get(position - base).copied().unwrap_or(false) {
                 self.inserted_ids.insert(position, id_of(&sent[position])?);
             }
         }
@@ -374,30 +370,10 @@ mod tests {
     use crate::bson_compat::from_document;
     use mongodb::error::{Error, ErrorKind, InsertManyError};
 
-    use super::{batches, InsertManyReport, MAX_BATCH_BYTES, MAX_BATCH_DOCUMENTS};
+    use super::InsertManyReport;
 
     fn raw(n: i32) -> RawDocumentBuf {
         crate::bson_compat::to_raw(&doc! { "_id": n }).unwrap()
-    }
-
-    #[test]
-    fn batches_cut_at_the_count_and_the_bytes() {
-        let docs: Vec<_> = (0..(MAX_BATCH_DOCUMENTS as i32 * 2 + 5)).map(raw).collect();
-        let cut = batches(&docs);
-        assert_eq!(
-            cut,
-            [
-                0..MAX_BATCH_DOCUMENTS,
-                MAX_BATCH_DOCUMENTS..2 * MAX_BATCH_DOCUMENTS,
-                2 * MAX_BATCH_DOCUMENTS..docs.len()
-            ]
-        );
-        let big = "x".repeat(MAX_BATCH_BYTES / 3);
-        let docs: Vec<_> = (0..4)
-            .map(|n| crate::bson_compat::to_raw(&doc! { "_id": n, "s": &big }).unwrap())
-            .collect();
-        assert_eq!(batches(&docs), [0..2, 2..4]);
-        assert!(batches(&[]).is_empty());
     }
 
     #[test]
@@ -425,6 +401,26 @@ mod tests {
             report.to_string(),
             "4 of 6 documents inserted, 0 duplicate keys, 1 other failures"
         );
+    }
+
+    #[test]
+    fn write_errors_in_any_order_reject_their_own_positions_only() {
+        let sent: Vec<_> = (0..5).map(raw).collect();
+        let mut report = InsertManyReport::new(sent.len());
+        let mut dups = Vec::new();
+        let batch: InsertManyError = from_document(doc! { "writeErrors": [
+            { "index": 3, "code": 11000, "errmsg": "" },
+            { "index": 0, "code": 11000, "errmsg": "" },
+        ]})
+        .unwrap();
+        let err = Error::from(ErrorKind::InsertMany(batch));
+        report.record(&sent, 1..5, Err(err), &mut dups).unwrap();
+        assert_eq!(
+            report.inserted_ids().keys().copied().collect::<Vec<_>>(),
+            [2, 3]
+        );
+        let positions: Vec<_> = dups.iter().map(|d| d.position()).collect();
+        assert_eq!(positions, [Some(4), Some(1)]);
     }
 
     #[test]

@@ -13,14 +13,15 @@
 //! for all three.
 //!
 //! Layout: `insert`, `insert_many` and `upsert` hold the traits and their actions; `error`
-//! holds [`Error`] and [`Refusal`]; `index_cache` reads and caches `listIndexes` per
-//! [`IndexCache`] (the index model itself is `crate::index`); `prepare` serializes the
-//! documents sent;
+//! holds [`Error`] and [`Refusal`]; `batches` cuts a bulk insert's batches so each reply
+//! fits; `index_cache` reads and caches `listIndexes` per [`IndexCache`] (the index model
+//! itself is `crate::index`); `prepare` serializes the documents sent;
 //! `key_values` reads a key's values out of a document; `exact` gives a
 //! [`DuplicateKey`](crate::DuplicateKey) the exact key out of the document that was sent;
 //! `upsert_rules` holds the upsert's checks and retry decisions, which do no I/O, and
 //! `upsert_scope` whether an upsert stays inside a partial or sparse index.
 
+pub(crate) mod batches;
 mod error;
 pub(crate) mod exact;
 pub(crate) mod index_cache;

@@ -26,6 +26,7 @@ use mongodb::Client;
 #[cfg(not(feature = "bson-3"))]
 pub mod corpus;
 pub mod parse;
+pub mod rerun;
 #[cfg(not(feature = "bson-3"))]
 pub mod shapes;
 pub mod writer;
