@@ -515,3 +515,97 @@ async fn nothing_is_lost_when_the_primary_steps_down_during_an_archived_remove()
     );
     db.drop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_checks_and_writes_in_one_step_against_a_writer_in_between() {
+    const APP: &str = "restore-held";
+    let set = support::three_member_replica_set();
+    let updates = Arc::new(AtomicU64::new(0));
+    let held = {
+        let updates = Arc::clone(&updates);
+        set.client_with(move |o| {
+            o.app_name = Some(APP.to_owned());
+            o.command_event_handler = Some(EventHandler::callback(move |event| {
+                if let CommandEvent::Started(started) = event {
+                    if started.command_name == "update" {
+                        updates.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }));
+        })
+        .await
+    };
+    let app = set.client().await;
+    let name = support::unique_db("archive_race");
+    let coll = app.database(&name).collection::<Document>("users");
+    let docs = vec![
+        doc! { "_id": 1, "email": "ann@x", "tags": ["a"] },
+        doc! { "_id": 2, "email": "ann@x", "tags": ["b"] },
+        doc! { "_id": 3, "email": "ann@x", "tags": ["c"] },
+    ];
+    coll.insert_many(docs.clone()).await.unwrap();
+    let archive = Archive::new(&app.database(&name).collection::<()>("archive"), "race");
+    merge_duplicates(
+        &coll,
+        &UniqueIndex::new(["email"]),
+        Keep::oldest(),
+        Merge::union_arrays(),
+        archive.clone(),
+    )
+    .await
+    .unwrap();
+    // The restore's one update command is held a second and a half on the server, after the
+    // restore read the documents and found them as the run left them.
+    app.database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": { "times": 1 },
+            "data": {
+                "failCommands": ["update"],
+                "appName": APP,
+                "blockConnection": true,
+                "blockTimeMS": 1500,
+            },
+        })
+        .await
+        .expect("configureFailPoint");
+    let restoring = {
+        let coll = held.database(&name).collection::<Document>("users");
+        let archive = Archive::new(&held.database(&name).collection::<()>("archive"), "race");
+        tokio::spawn(async move { restore(&coll, &archive).await })
+    };
+    let started = Instant::now();
+    while updates.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no update sent"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Meanwhile the application writes the merged survivor and re-creates a deleted one.
+    coll.update_one(doc! { "_id": 1 }, doc! { "$set": { "name": "Ann" } })
+        .await
+        .unwrap();
+    coll.insert_one(doc! { "_id": 2, "email": "ann2@x" })
+        .await
+        .unwrap();
+    let back = restoring.await.expect("join").unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "the update was held"
+    );
+    assert_eq!((back.restored(), back.refused().len()), (1, 0));
+    assert_eq!(
+        support::int_id_set(back.conflicts()),
+        BTreeSet::from([1, 2])
+    );
+    assert_eq!(
+        support::documents(&coll).await,
+        [
+            doc! { "_id": 1, "email": "ann@x", "tags": ["a", "b", "c"], "name": "Ann" },
+            doc! { "_id": 2, "email": "ann2@x" },
+            docs[2].clone(),
+        ]
+    );
+    app.database(&name).drop().await.unwrap();
+}

@@ -14,8 +14,10 @@
 //!   [`overwrite`](Restore::overwrite) is asked for. The check and the write are one
 //!   operation on the server: an absent document comes back through an upsert that can only
 //!   insert (a document there meanwhile makes it fail on `_id`), a changed one through a
-//!   replacement whose filter requires the exact document that was read and checked. Test:
-//!   `restore_keeps_what_the_application_wrote_after_the_run_unless_told_to_overwrite`.
+//!   replacement whose filter requires the exact document that was read and checked. Tests:
+//!   `restore_keeps_what_the_application_wrote_after_the_run_unless_told_to_overwrite`, and
+//!   `restore_checks_and_writes_in_one_step_against_a_writer_in_between` (the application
+//!   writes while the restore's update is held on the server).
 //! - **Every refusal is reported.** Each document the server refuses to put back (a unique
 //!   index, a validator) is in [`Restored::refused`] with its `_id` and code, whether or not
 //!   the server sent a message (it can empty them in a large reply). Tests:
