@@ -333,7 +333,7 @@ impl Restore<'_> {
             .await
             .map_err(DedupeError::driver("find"))?
         {
-            if bucket.get_str("namespace") != Ok(namespace.as_str()) {
+            if bucket.get_str("namespace").ok() != Some(namespace.as_str()) {
                 return Err(DedupeError::RunElsewhere {
                     run: self.archive.run_id().to_owned(),
                     what: "collection",

@@ -79,13 +79,13 @@ impl RunTie {
     /// Which part of `recorded` differs from this tie, first namespace, then index, then
     /// action; `None` when it is the same run.
     fn differs(&self, recorded: &Document) -> Option<&'static str> {
-        if recorded.get_str("namespace") != Ok(self.namespace.as_str()) {
+        if recorded.get_str("namespace").ok() != Some(self.namespace.as_str()) {
             return Some("collection");
         }
-        if recorded.get_document("index") != Ok(&self.index) {
+        if recorded.get_document("index").ok() != Some(&self.index) {
             return Some("index");
         }
-        if recorded.get_str("action") != Ok(self.action) {
+        if recorded.get_str("action").ok() != Some(self.action) {
             return Some("action");
         }
         None
@@ -196,7 +196,7 @@ impl Archive {
             });
         };
         let namespace = collection.namespace().to_string();
-        if recorded.get_str("namespace") != Ok(namespace.as_str()) {
+        if recorded.get_str("namespace").ok() != Some(namespace.as_str()) {
             return Err(DedupeError::RunElsewhere {
                 run: self.run.clone(),
                 what: "collection",
