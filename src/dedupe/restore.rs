@@ -357,7 +357,13 @@ impl Restore<'_> {
                 };
                 let change = match entry.remove("change") {
                     Some(Bson::Document(change)) => Some(change),
-                    _ => None,
+                    None => None,
+                    // A change of another shape (a pipeline): the state it left is unknown.
+                    Some(_) if !self.overwrite => {
+                        done.conflicts.push(id);
+                        continue;
+                    }
+                    Some(_) => None,
                 };
                 pending.push(Entry {
                     id,
