@@ -1,29 +1,52 @@
 //! [`Archive`]: where a run keeps every document it deletes or changes, before it writes.
 //!
 //! One archive document per write batch, so that archiving costs one insert per batch, not
-//! one per document:
+//! one per document, beside one run record per run (see `run.rs`):
 //!
 //! ```text
-//! { _id: ObjectId, run: "<run id>", at: Date,
-//!   entries: [ { id: <_id>, reason: "deleted", survivor: <_id>, doc: <original>,
+//! { _id: ObjectId, run: "<run id>", namespace: "<db>.<collection>",
+//!   index: { key: { email: 1 }, name: "email_1" }, action: "delete" | "merge" | "rekey", at: Date,
+//!   entries: [ { id: <_id>, reason: "deleted: ...", survivor: <_id>, doc: <original>,
 //!                change: <replacement or update> (when changed, not deleted) }, ... ] }
 //! ```
 //!
 //! The index `{ run: 1, "entries.id": 1 }` (built when a run is run again) finds what the run
 //! already archived, so a re-run keeps the first (original) version of each document and
 //! repeats the planned change.
+//!
+//! # Invariants
+//!
+//! - **Durable before the write it protects.** Every archive write (the run record and each
+//!   archive document) is sent with `w: "majority", j: true`, whatever the write concern of
+//!   the collection or of the archive's handle, and the run's update or delete is sent only
+//!   after it is acknowledged. A delete that an election makes the run send again therefore
+//!   never outlives its archive document. A collection handle with `w: 0` is refused before
+//!   anything is written ([`DedupeError::Unacknowledged`]). Test: `tests/archive_live.rs`,
+//!   `archive_writes_are_majority_and_journaled_whatever_the_collection_says`,
+//!   `a_w0_collection_is_refused_before_anything_is_written`,
+//!   `nothing_is_lost_when_the_primary_steps_down_during_an_archived_remove`.
+//! - **A run id belongs to one collection, index and action.** The run record is taken
+//!   (inserted, `_id` unique) before anything else is written; a run id already taken for
+//!   another namespace, index (key pattern, name) or action is refused
+//!   ([`DedupeError::RunElsewhere`]) with nothing written. Test:
+//!   `a_run_id_is_refused_on_another_collection_or_index`.
+
+mod run;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{
     self, doc, rawdoc, Bson, DateTime, Document, RawArrayBuf, RawDocument, RawDocumentBuf,
 };
-use mongodb::options::{InsertOneOptions, WriteConcern};
 use mongodb::{Collection, IndexModel};
 use serde::Serialize;
 
-use super::DedupeError;
+pub(crate) use run::RunTie;
+
+use super::{step_down, DedupeError};
+use crate::IsDuplicate;
 
 /// Archive documents stay well under the server's 16 MiB limit.
 const MAX_BUCKET_BYTES: usize = 8 * 1024 * 1024;
@@ -52,6 +75,8 @@ const MAX_BUCKET_BYTES: usize = 8 * 1024 * 1024;
 pub struct Archive {
     collection: Collection<RawDocumentBuf>,
     run: String,
+    /// What the run id is tied to, once a run that writes took it.
+    tie: Arc<Mutex<Option<RunTie>>>,
 }
 
 impl Archive {
@@ -69,6 +94,7 @@ impl Archive {
         Archive {
             collection: collection.clone_with_type(),
             run: run_id.into(),
+            tie: Arc::default(),
         }
     }
 
@@ -83,16 +109,6 @@ impl Archive {
     /// ```
     pub fn run_id(&self) -> &str {
         &self.run
-    }
-
-    /// Whether the run has archived nothing yet; when it has, builds the lookup index
-    /// first. A fresh run never looks up, so its inserts do not pay for the index.
-    pub(crate) async fn prepare(&self) -> Result<bool, DedupeError> {
-        if self.is_fresh().await? {
-            return Ok(true);
-        }
-        self.index().await?;
-        Ok(false)
     }
 
     /// Builds the index `{ run: 1, "entries.id": 1 }` (nothing when it is there).
@@ -203,14 +219,25 @@ impl Archive {
         Ok(found)
     }
 
-    /// Writes `entries` in as few archive documents as fit; `before_write` runs before
-    /// each insert (the fault-injection hook).
+    /// Writes `entries` in as few archive documents as fit, each durably (see the module
+    /// docs); `before_write` runs before each insert (the fault-injection hook). Needs
+    /// [`begin`](Self::begin).
     pub(crate) async fn write(
         &self,
         entries: Vec<RawDocumentBuf>,
-        write_concern: Option<&WriteConcern>,
         mut before_write: impl FnMut() -> Result<(), DedupeError>,
     ) -> Result<u64, DedupeError> {
+        let tie = self
+            .tie
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(DedupeError::Reply {
+                detail: "an archive write before the run id was taken",
+            })?;
+        let index = crate::bson_compat::to_raw(&tie.index).map_err(|_| DedupeError::Reply {
+            detail: "an index that cannot be encoded",
+        })?;
         let mut written = 0;
         let mut bucket = RawArrayBuf::new();
         let (mut bytes, mut count) = (0, 0u64);
@@ -227,23 +254,41 @@ impl Archive {
                 let document = rawdoc! {
                     "_id": bson::oid::ObjectId::new(),
                     "run": self.run.as_str(),
+                    "namespace": tie.namespace.as_str(),
+                    "index": index.clone(),
+                    "action": tie.action,
                     "at": DateTime::now(),
                     "entries": std::mem::take(&mut bucket),
                 };
-                self.collection
-                    .insert_one(document)
-                    .with_options(
-                        InsertOneOptions::builder()
-                            .write_concern(write_concern.cloned())
-                            .build(),
-                    )
-                    .await
-                    .map_err(DedupeError::driver("insert"))?;
+                self.insert_durably(document).await?;
                 written += count;
                 (bytes, count) = (0, 0);
             }
         }
         Ok(written)
+    }
+
+    /// Inserts one archive document with `w: "majority", j: true`, again after a step-down.
+    /// Its `_id` is new, so a duplicate `_id` on a later attempt is an earlier attempt that
+    /// went through.
+    async fn insert_durably(&self, document: RawDocumentBuf) -> Result<(), DedupeError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let sent = self
+                .collection
+                .insert_one(&document)
+                .write_concern(run::durable())
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(err) if attempts > 1 && err.is_duplicate() => return Ok(()),
+                Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
+                    tokio::time::sleep(step_down::PAUSE).await;
+                }
+                Err(err) => return Err(DedupeError::driver("insert")(err)),
+            }
+        }
     }
 
     /// The archive documents of this run, oldest first.

@@ -28,7 +28,7 @@ use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
 use mongodb::options::DeleteOptions;
 use mongodb::Collection;
 
-use super::archive::{id_key, Archived};
+use super::archive::{id_key, Archived, RunTie};
 use super::keep::Strategy;
 use super::plan::Plan;
 use super::resolve::{Action, ResolveDuplicates};
@@ -54,8 +54,10 @@ impl<'a> ResolveDuplicates<'a> {
         let sort = self.keep.sort_key();
         let whole_groups = sort.is_none() || !matches!(self.action, Action::Delete);
         let fresh = match &self.archive {
-            Some(archive) if !self.dry_run => archive.prepare().await?,
-            Some(archive) => archive.is_fresh().await?,
+            Some(archive) => {
+                let tie = RunTie::new(&self.collection, self.index, &self.action);
+                archive.begin(&self.collection, tie, self.dry_run).await?
+            }
             None => true,
         };
         let mut report = Report {
@@ -266,11 +268,7 @@ impl<'a> ResolveDuplicates<'a> {
         if let Some(archive) = &self.archive {
             if !entries.is_empty() {
                 let faults = &mut self.faults;
-                report.archived += archive
-                    .write(entries, self.collection.write_concern(), || {
-                        faults.before_write()
-                    })
-                    .await?;
+                report.archived += archive.write(entries, || faults.before_write()).await?;
                 pause(self.throttle).await;
             }
         }

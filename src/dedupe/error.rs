@@ -132,6 +132,28 @@ pub enum DedupeError {
         message: String,
     },
 
+    /// The collection handle's write concern is `w: 0`: a run with an archive, and a
+    /// restore, must know what each write did. Nothing was written.
+    #[error("archived runs and restores need acknowledged writes, not w: 0")]
+    Unacknowledged,
+
+    /// The archive holds no run with this id (a typo, or another archive collection).
+    #[error("the archive holds no run {run:?}")]
+    UnknownRun {
+        /// The run id given.
+        run: String,
+    },
+
+    /// The run id belongs to a run on another collection, index or action (`what`): a run
+    /// id names one run. Nothing was written.
+    #[error("run {run:?} belongs to another {what}")]
+    RunElsewhere {
+        /// The run id given.
+        run: String,
+        /// `collection`, `index` or `action`.
+        what: &'static str,
+    },
+
     /// A write stopped on purpose by the test hook.
     #[doc(hidden)]
     #[error("stopped before write {0} (fault injection)")]

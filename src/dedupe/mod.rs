@@ -89,7 +89,7 @@ pub use report::{Removal, Report, Resolution};
 pub use resolve::{
     merge_duplicates, rekey_duplicates, remove_duplicates, RemoveDuplicates, ResolveDuplicates,
 };
-pub use restore::{restore, Restore, Restored};
+pub use restore::{restore, Restore, RestoreRefusal, Restored};
 pub use rollout::{
     rollout_unique_index, IndexState, Resolve, Rollout, RolloutProgress, RolloutStep,
     RolloutUniqueIndex,
