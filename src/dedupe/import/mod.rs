@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::Stream;
@@ -10,22 +11,30 @@ use mongodb::bson::Document;
 use mongodb::Collection;
 
 mod index_check;
+mod judge;
+mod layout;
 mod report;
+mod validator;
 
-pub use report::{Collider, ImportCheck, ImportProgress, RowConflict};
+pub use report::{Collider, ImportCheck, ImportProgress, InvalidRow, RowConflict, ValidatorCheck};
 
-use super::scratch::Scratch;
-use super::server_index::{self, ServerIndex};
+use super::scratch::{self, Scratch};
+use super::server_index;
 use super::DedupeError;
-use index_check::IndexCheck;
+use judge::Judge;
 
 /// A callback told each conflict.
 type OnConflict<'a> = Box<dyn FnMut(&RowConflict) + Send + 'a>;
+/// A callback told each row the validator refuses.
+type OnInvalid<'a> = Box<dyn FnMut(&InvalidRow) + Send + 'a>;
 /// A progress callback.
 type OnImportProgress<'a> = Box<dyn FnMut(&ImportProgress) + Send + 'a>;
 
 /// Lookups of a colliding row's holder in flight at once.
 const LOOKUPS_IN_FLIGHT: usize = 8;
+
+/// How old another run's scratch collection is before a check drops it.
+const SWEEP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Checks the rows of an import against every unique index of `collection`, writing nothing
 /// to it: which rows collide with an earlier row, which with a stored document.
@@ -104,7 +113,9 @@ where
         batch_size: 10_000,
         max_reported: 1000,
         on_conflict: None,
+        on_invalid: None,
         on_progress: None,
+        sweep_after: SWEEP_AFTER,
     }
 }
 
@@ -130,7 +141,9 @@ pub struct CheckImport<'a> {
     batch_size: usize,
     max_reported: usize,
     on_conflict: Option<OnConflict<'a>>,
+    on_invalid: Option<OnInvalid<'a>>,
     on_progress: Option<OnImportProgress<'a>>,
+    sweep_after: Duration,
 }
 
 impl<'a> CheckImport<'a> {
@@ -154,6 +167,21 @@ impl<'a> CheckImport<'a> {
         self
     }
 
+    /// Calls `callback` with every row the validator refuses, in row order within each
+    /// batch.
+    pub fn on_invalid(mut self, callback: impl FnMut(&InvalidRow) + Send + 'a) -> Self {
+        self.on_invalid = Some(Box::new(callback));
+        self
+    }
+
+    /// Drops, before the check, the scratch collections any run left in the database more
+    /// than `age` ago (default 1 day); a run still using one then fails with
+    /// [`DedupeError::ScratchDropped`] rather than answer wrongly.
+    pub fn sweep_scratch_after(mut self, age: Duration) -> Self {
+        self.sweep_after = age;
+        self
+    }
+
     /// Calls `callback` after each batch, and once at the end ([`ImportProgress::finished`]).
     pub fn on_progress(mut self, callback: impl FnMut(&ImportProgress) + Send + 'a) -> Self {
         self.on_progress = Some(Box::new(callback));
@@ -167,6 +195,7 @@ impl fmt::Debug for CheckImport<'_> {
             .field("namespace", &self.collection.namespace())
             .field("batch_size", &self.batch_size)
             .field("max_reported", &self.max_reported)
+            .field("sweep_after", &self.sweep_after)
             .finish_non_exhaustive()
     }
 }
@@ -184,30 +213,42 @@ impl<'a> IntoFuture for CheckImport<'a> {
             }
             let indexes = server_index::list(&self.collection).await?;
             let default_collation = server_index::default_collation(&self.collection).await?;
-            let namespace = self.collection.namespace();
-            let mut scratch = Scratch::new(self.collection.client().database(&namespace.db));
-            let result = run(self, &indexes, default_collation.as_ref(), &mut scratch).await;
+            let (validator, validator_check) = validator::read(&self.collection).await?;
+            let database = self
+                .collection
+                .client()
+                .database(&self.collection.namespace().db);
+            scratch::sweep(&database, self.sweep_after).await?;
+            let mut scratch = Scratch::new(database);
+            let judge = Judge::new(
+                self.collection.clone(),
+                &indexes,
+                default_collation.as_ref(),
+                validator,
+                &mut scratch,
+            )
+            .await;
+            let result = match judge {
+                Ok(judge) => run(self, &judge).await,
+                Err(err) => Err(err),
+            };
+            let intact = match &result {
+                Ok(_) => scratch.check_intact().await,
+                Err(_) => Ok(()),
+            };
             let dropped = scratch.drop_all().await;
-            let check = result?;
+            let mut check = result?;
+            intact?;
             dropped?;
+            check.validator = validator_check;
             Ok(check)
         })
     }
 }
 
-async fn run(
-    mut job: CheckImport<'_>,
-    indexes: &[ServerIndex],
-    default_collation: Option<&Document>,
-    scratch: &mut Scratch,
-) -> Result<ImportCheck, DedupeError> {
-    let mut checks = Vec::new();
-    for index in indexes.iter().filter(|i| i.refuses_duplicates()) {
-        let into = scratch.copy_of(index, default_collation).await?;
-        checks.push(IndexCheck::new(index, into));
-    }
+async fn run(mut job: CheckImport<'_>, judge: &Judge) -> Result<ImportCheck, DedupeError> {
     let mut report = ImportCheck {
-        indexes: checks.iter().map(|c| c.name.clone()).collect(),
+        indexes: judge.checks.iter().map(|c| c.name.clone()).collect(),
         ..ImportCheck::default()
     };
     let mut progress = ImportProgress::default();
@@ -216,20 +257,26 @@ async fn run(
     while let Some(batch) = rows.next().await {
         // ready_chunks yields what is ready: fill the batch up when the stream is slow.
         let batch = fill(batch, &mut rows, job.batch_size).await;
-        let found = futures_util::future::try_join_all(
-            checks
-                .iter()
-                .map(|check| check.batch(&job.collection, &batch, base)),
-        )
-        .await?;
-        let mut conflicts: Vec<RowConflict> = found.into_iter().flatten().collect();
-        conflicts.sort_by_key(|c| c.position);
-        let mut last = None;
-        for conflict in conflicts {
-            if last != Some(conflict.position) {
-                report.rows_refused += 1;
-                last = Some(conflict.position);
+        let verdicts = judge.batch(&batch, base).await?;
+        let mut refused: Vec<u64> = verdicts
+            .conflicts
+            .iter()
+            .map(|c| c.position)
+            .chain(verdicts.invalid.iter().map(|r| r.position))
+            .collect();
+        refused.sort_unstable();
+        refused.dedup();
+        report.rows_refused += refused.len() as u64;
+        for invalid in verdicts.invalid {
+            report.rows_invalid += 1;
+            if let Some(callback) = &mut job.on_invalid {
+                callback(&invalid);
             }
+            if report.first_invalid.len() < job.max_reported {
+                report.first_invalid.push(invalid);
+            }
+        }
+        for conflict in verdicts.conflicts {
             report.conflicts += 1;
             match conflict.with {
                 Collider::Row(_) => report.with_rows += 1,
@@ -247,6 +294,7 @@ async fn run(
         report.rows = base;
         progress.rows = base;
         progress.conflicts = report.conflicts;
+        progress.rows_refused = report.rows_refused;
         if let Some(callback) = &mut job.on_progress {
             callback(&progress);
         }
