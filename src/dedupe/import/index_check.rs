@@ -18,15 +18,13 @@ pub(super) struct IndexCheck {
     /// Which documents it holds, when not all: its partial filter, or for a sparse index
     /// those with at least one key field.
     pub(super) membership: Option<Document>,
-    partial: Option<Document>,
     pub(super) collation: Collation,
 }
 
 impl IndexCheck {
     pub(super) fn new(index: &ServerIndex) -> Self {
         let paths: Vec<String> = index.key().keys().cloned().collect();
-        let partial = index.partial_filter().cloned();
-        let membership = match &partial {
+        let membership = match index.partial_filter() {
             Some(filter) => Some(filter.clone()),
             None if truthy(index.spec.get("sparse")) => Some(any_exists(&paths)),
             None => None,
@@ -36,7 +34,6 @@ impl IndexCheck {
             is_id: index.is_id(),
             paths: index.plain_key().then_some(paths),
             membership,
-            partial,
             collation: index
                 .collation()
                 .unwrap_or_else(|| Collation::builder().locale("simple").build()),
@@ -44,8 +41,8 @@ impl IndexCheck {
     }
 
     /// The stored documents of `target` holding a key of `rows` on this index, found with
-    /// one query under its collation (and its partial filter, so that a partial index can
-    /// serve it), projected to `projection`. Nothing on a key that is not ordinary.
+    /// one query under its collation (among its members, so that a partial or sparse index
+    /// can serve it), projected to `projection`. Nothing on a key that is not ordinary.
     pub(super) async fn stored(
         &self,
         target: &Collection<Document>,
@@ -64,8 +61,8 @@ impl IndexCheck {
         let Some(mut filter) = keys_filter(paths, &rows) else {
             return Ok(Vec::new());
         };
-        if let Some(partial) = &self.partial {
-            filter = doc! { "$and": [partial.clone(), filter] };
+        if let Some(membership) = &self.membership {
+            filter = doc! { "$and": [membership.clone(), filter] };
         }
         let options = FindOptions::builder()
             .collation(self.collation.clone())
@@ -96,8 +93,8 @@ impl IndexCheck {
             }
             filter.insert(path.clone(), doc! { "$eq": value.unwrap_or(Bson::Null) });
         }
-        if let Some(partial) = &self.partial {
-            filter = doc! { "$and": [partial.clone(), filter] };
+        if let Some(membership) = &self.membership {
+            filter = doc! { "$and": [membership.clone(), filter] };
         }
         Some(filter)
     }
