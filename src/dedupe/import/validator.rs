@@ -95,7 +95,17 @@ impl Validator {
                 for failure in e.write_errors.iter().flatten() {
                     match failure.code {
                         DOCUMENT_VALIDATION_FAILURE => {
-                            refused.push((failure.index, failure.details.clone()))
+                            let mut details = failure.details.clone();
+                            // The `_id` the driver gave a row that has none names nothing.
+                            if !rows
+                                .get(failure.index)
+                                .is_some_and(|r| r.contains_key("_id"))
+                            {
+                                if let Some(details) = &mut details {
+                                    details.remove("failingDocumentId");
+                                }
+                            }
+                            refused.push((failure.index, details))
                         }
                         code if crate::codes::is_duplicate(code, &failure.message) => {}
                         _ => return Err(insert_failed(err)),
