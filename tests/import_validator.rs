@@ -93,6 +93,10 @@ async fn rows_the_validator_refuses_are_reported_and_take_no_key() {
         doc! { "_id": 1, "email": "a", "status": "gone" },
         // 6: collides with row 0.
         doc! { "email": "b", "status": "blocked" },
+        // 7 and 8, in one batch: 8 repeats 7's _id, and fails the validator, which the
+        // server checks first.
+        doc! { "_id": 7, "email": "h", "status": "active" },
+        doc! { "_id": 7, "email": "i", "status": "gone" },
     ];
     let told = Arc::new(Mutex::new(Vec::new()));
     let seen = told.clone();
@@ -103,9 +107,9 @@ async fn rows_the_validator_refuses_are_reported_and_take_no_key() {
         .expect("check_import");
     assert_eq!(check.validator(), ValidatorCheck::Checked);
     let invalid: Vec<u64> = check.first_invalid().iter().map(|r| r.position()).collect();
-    assert_eq!(invalid, [1, 2, 4, 5]);
-    assert_eq!(*told.lock().unwrap(), [1, 2, 4, 5]);
-    assert_eq!(check.rows_invalid(), 4);
+    assert_eq!(invalid, [1, 2, 4, 5, 8]);
+    assert_eq!(*told.lock().unwrap(), [1, 2, 4, 5, 8]);
+    assert_eq!(check.rows_invalid(), 5);
     // The server's errInfo, without the `_id` the check gave a row that has none.
     let details = check.first_invalid()[0].details().expect("errInfo");
     assert!(!details.contains_key("failingDocumentId"), "{details:?}");
@@ -126,13 +130,14 @@ async fn rows_the_validator_refuses_are_reported_and_take_no_key() {
             (5, "_id_".to_owned(), Collider::Stored(Bson::Int32(1))),
             (5, "email_1".to_owned(), Collider::Stored(Bson::Int32(1))),
             (6, "email_1".to_owned(), Collider::Row(0)),
+            (8, "_id_".to_owned(), Collider::Row(7)),
         ]
     );
-    assert_eq!(check.rows_refused(), 5);
+    assert_eq!(check.rows_refused(), 6);
     assert!(!check.is_clean());
     assert_eq!(
         refused_by_server(&users, rows).await,
-        [(1, 121), (2, 121), (4, 121), (5, 121), (6, 11000)]
+        [(1, 121), (2, 121), (4, 121), (5, 121), (6, 11000), (8, 121)]
     );
     assert_eq!(db.list_collection_names().await.unwrap(), ["users"]);
     db.drop().await.unwrap();

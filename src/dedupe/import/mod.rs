@@ -36,30 +36,44 @@ const LOOKUPS_IN_FLIGHT: usize = 8;
 /// How old another run's scratch collection is before a check drops it.
 const SWEEP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Checks the rows of an import against every unique index of `collection`, writing nothing
-/// to it: which rows collide with an earlier row, which with a stored document.
+/// Checks the rows of an import against every unique index of `collection` and its
+/// validator, writing nothing to it: which rows the server would refuse if they were
+/// inserted in order (as one unordered `insert_many` does), and why.
 ///
-/// Keys compare as each index compares them, because the server compares them: for each
-/// unique index (and each index with `prepareUnique`, which refuses new duplicates too), a
-/// scratch collection in the same database carries a copy of it (key, collation, partial
-/// filter, sparse), the rows go into it in unordered batches, and those it refuses with
-/// E11000 are the rows that collide. Before each batch, the stored documents holding one of
-/// its keys are found with one query under the index's collation and copied in first, so a
-/// row colliding with a stored document is refused too, and each refused row's holder (an
-/// earlier row, or a stored document) is then looked up in the scratch collection. The
-/// scratch collections are dropped at the end, also after an error (see the module's note
-/// on cancellation).
+/// The server judges, not the client, so keys compare as each index compares them:
+/// - a scratch collection in the same database carries a copy of every unique index (and
+///   of each index with `prepareUnique`, which refuses new duplicates too): key, collation,
+///   partial filter, sparse, and the collection's default collation for `_id`;
+/// - before each batch, the stored documents holding one of its keys are found (one query
+///   per index, under its collation) and copied in; then the rows' copies go in, unordered,
+///   which the server applies in order. A row is refused when any index refuses it given
+///   the stored documents and the rows accepted before it; a refused row is not accepted,
+///   so it makes no later row collide, on any index;
+/// - with a validator that refuses inserts, the rows first go into a scratch collection
+///   carrying the same validator: those it refuses are reported
+///   ([`ImportCheck::first_invalid`], [`CheckImport::on_invalid`]) and not accepted either.
+///   [`ImportCheck::validator`] says whether the validator was checked;
+/// - each refused row is then reported on every unique index that holds it (its partial
+///   filter and sparseness asked of the server) and on which it collides, with the holder
+///   of its key: a stored document, or an earlier row that was accepted.
+///
+/// Positions are 0-based, counted over all rows of the import. The scratch collections are
+/// dropped at the end, also after an error, when the future is dropped or a callback
+/// panics (the drops are then spawned on the current tokio runtime); leftovers of a run
+/// that could not drop them (a killed process) are dropped by a later run once older than
+/// a day ([`sweep_scratch_after`](CheckImport::sweep_scratch_after)).
 ///
 /// Client memory holds one batch at a time (default 10,000 rows) and the first
-/// [`max_reported`](CheckImport::max_reported) conflicts, whatever the import's size.
+/// [`max_reported`](CheckImport::max_reported) conflicts and invalid rows, whatever the
+/// import's size.
 ///
-/// The check is a snapshot: writes to the collection while it runs are not seen. Rows
-/// without `_id` are not checked on `_id_` (the driver gives them a fresh one). Key fields
-/// of other indexes are copied into the scratch collection by their top-level field, with
-/// the row's `_id` left out: a partial filter or a compound key naming `_id` is not
-/// supported. On a unique text or geo index, rows are checked against each other only,
-/// their holder [`Collider::Unknown`]. The collection must exist
-/// ([`DedupeError::CollectionNotFound`]).
+/// The check is a snapshot: writes to the collection while it runs are not seen. A row
+/// without `_id` gets a fresh one, as the driver gives it, so it collides on no `_id`. Key
+/// fields are copied by their top-level field: a partial filter naming `_id` is not
+/// supported. On a unique text or geo index, rows are checked against each other only; a
+/// refused row's holder there, and on a key holding an array, is
+/// [`Collider::Unknown`], and such an index is named only for the rows the server
+/// refuses on it. The collection must exist ([`DedupeError::CollectionNotFound`]).
 ///
 /// # Examples
 ///

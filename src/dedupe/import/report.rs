@@ -210,7 +210,8 @@ impl ImportCheck {
         self.validator
     }
 
-    /// Conflicts: one per refused row and index that refuses it.
+    /// Conflicts: one per refused row and unique index on which its key is held already
+    /// (by a stored document, or by an earlier row that was accepted).
     pub fn conflicts(&self) -> u64 {
         self.conflicts
     }
