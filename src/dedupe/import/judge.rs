@@ -156,6 +156,19 @@ impl Judge {
             .buffered(LOOKUPS_IN_FLIGHT)
             .try_collect()
             .await?;
+        self.verdicts(refused, base, &asks, found)
+    }
+
+    /// The verdicts on the rows of `refused`, from what the lookups `asks` `found`: a
+    /// conflict per index naming a holder; for a row the server refuses on an index it
+    /// names, or on one no lookup can name, a conflict with [`Collider::Unknown`].
+    fn verdicts(
+        &self,
+        refused: Vec<(usize, Refusal)>,
+        base: u64,
+        asks: &[(usize, usize)],
+        found: Vec<Option<Option<Collider>>>,
+    ) -> Result<Verdicts, DedupeError> {
         let mut verdicts = Verdicts {
             conflicts: Vec::new(),
             invalid: Vec::new(),
