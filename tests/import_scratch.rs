@@ -149,7 +149,7 @@ async fn leftovers_of_earlier_runs_are_swept_once_old() {
         .await
         .expect("check_import");
     assert!(check.is_clean());
-    assert_eq!(scratch_names(&db).await, [recent.clone()]);
+    assert_eq!(scratch_names(&db).await, [recent]);
     // A run told a shorter age sweeps the recent one too.
     check_import(&users, vec![doc! { "email": "b" }])
         .sweep_scratch_after(Duration::ZERO)

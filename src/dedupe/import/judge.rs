@@ -144,7 +144,7 @@ impl Judge {
         let mut asks = Vec::new();
         for (i, _) in &refused {
             for (c, check) in self.checks.iter().enumerate() {
-                let member = members[c].as_ref().map_or(true, |m| m.contains(i));
+                let member = members[c].as_ref().is_none_or(|m| m.contains(i));
                 let has_id = !check.is_id || rows[*i].contains_key("_id");
                 if member && has_id {
                     asks.push((*i, c));
