@@ -441,3 +441,47 @@ async fn stored_duplicates_under_prepare_unique_keep_their_other_keys() {
     assert_eq!(db.list_collection_names().await.unwrap(), ["users"]);
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_index_keeps_its_own_collation_on_a_collated_collection() {
+    let db = database("import_collated").await;
+    db.create_collection("users")
+        .collation(en2())
+        .await
+        .unwrap();
+    let users = db.collection::<Document>("users");
+    // email: byte-wise although the collection is case-insensitive; name inherits en/2.
+    unique(
+        &users,
+        doc! { "email": 1 },
+        IndexOptions::builder()
+            .collation(Collation::builder().locale("simple").build())
+            .build(),
+    )
+    .await;
+    unique(&users, doc! { "name": 1 }, IndexOptions::default()).await;
+    users
+        .insert_one(doc! { "_id": "x", "email": "a", "name": "ann" })
+        .await
+        .unwrap();
+    let rows = vec![
+        // 0: "A" is not "a" byte-wise: clean.
+        doc! { "_id": "y", "email": "A", "name": "bob" },
+        // 1: _id "X" is stored "x" under the collection's collation.
+        doc! { "_id": "X", "email": "c", "name": "cy" },
+        // 2: "ANN" is "ann" under the name index's inherited collation.
+        doc! { "_id": "z", "email": "d", "name": "ANN" },
+    ];
+    let check = check_import(&users, rows.clone())
+        .await
+        .expect("check_import");
+    assert_eq!(
+        summary(check.first_conflicts()),
+        [
+            (1, "_id_".to_owned(), Collider::Stored(Bson::from("x"))),
+            (2, "name_1".to_owned(), Collider::Stored(Bson::from("x"))),
+        ]
+    );
+    assert_eq!(refused_by_server(&users, rows).await, [1, 2]);
+    db.drop().await.unwrap();
+}
