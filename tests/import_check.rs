@@ -270,3 +270,218 @@ async fn a_failed_check_drops_its_scratch_collections() {
     assert_eq!(db.list_collection_names().await.unwrap(), ["places"]);
     db.drop().await.unwrap();
 }
+
+/// Inserts `rows` one by one, in order, answering the positions the server refuses (and
+/// undoing nothing): what the check promises to predict.
+async fn refused_by_server(coll: &Collection<Document>, rows: Vec<Document>) -> Vec<u64> {
+    let mut refused = Vec::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        if coll.insert_one(row).await.is_err() {
+            refused.push(i as u64);
+        }
+    }
+    refused
+}
+
+#[tokio::test]
+async fn a_row_refused_by_one_index_makes_no_later_row_collide_on_another() {
+    let db = database("import_cross").await;
+    let users = db.collection::<Document>("users");
+    unique(&users, doc! { "email": 1 }, IndexOptions::default()).await;
+    unique(&users, doc! { "name": 1 }, IndexOptions::default()).await;
+    users
+        .insert_one(doc! { "_id": 1, "email": "a", "name": "ann" })
+        .await
+        .unwrap();
+    let rows = vec![
+        // 0: refused on email (stored 1): its name "bob" is not taken.
+        doc! { "email": "a", "name": "bob" },
+        // 1: accepted, so it takes "bob" and "b".
+        doc! { "email": "b", "name": "bob" },
+        // 2 and 3: collide with row 1, on name and on email.
+        doc! { "email": "c", "name": "bob" },
+        doc! { "email": "b", "name": "cy" },
+        // 4: refused on name (stored 1): its _id 5 is not taken.
+        doc! { "_id": 5, "email": "d", "name": "ann" },
+        // 5: accepted with _id 5 and "e"; 6 collides with it on email.
+        doc! { "_id": 5, "email": "e", "name": "dee" },
+        doc! { "email": "e", "name": "eve" },
+        // 7: refused on email (stored 1); 8 then takes "gus": 7 does not collide with 8,
+        // which comes after it.
+        doc! { "email": "a", "name": "gus" },
+        doc! { "email": "g", "name": "gus" },
+    ];
+    // Batches of 2: refusals that free a key for a row of the same batch and of a later one.
+    let check = check_import(&users, rows.clone())
+        .batch_size(2)
+        .await
+        .expect("check_import");
+    assert_eq!(
+        summary(check.first_conflicts()),
+        [
+            (0, "email_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+            (2, "name_1".to_owned(), Collider::Row(1)),
+            (3, "email_1".to_owned(), Collider::Row(1)),
+            (4, "name_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+            (6, "email_1".to_owned(), Collider::Row(5)),
+            (7, "email_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+        ]
+    );
+    assert_eq!(check.rows_refused(), 6);
+    assert_eq!(check.conflicts(), 6);
+    assert_eq!((check.with_rows(), check.with_stored()), (3, 3));
+    assert_eq!(
+        refused_by_server(&users, rows).await,
+        [0, 2, 3, 4, 6, 7],
+        "the check names the rows the server refuses"
+    );
+    assert_eq!(db.list_collection_names().await.unwrap(), ["users"]);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_row_collides_only_on_the_indexes_that_hold_it() {
+    let db = database("import_members").await;
+    let users = db.collection::<Document>("users");
+    unique(&users, doc! { "email": 1 }, IndexOptions::default()).await;
+    // sku: among active documents; code: sparse (a missing code is not indexed, null is).
+    unique(
+        &users,
+        doc! { "sku": 1 },
+        IndexOptions::builder()
+            .partial_filter_expression(doc! { "active": true })
+            .build(),
+    )
+    .await;
+    unique(
+        &users,
+        doc! { "code": 1 },
+        IndexOptions::builder().sparse(true).build(),
+    )
+    .await;
+    users
+        .insert_many(vec![
+            doc! { "_id": 1, "email": "a", "sku": "s", "active": true },
+            doc! { "_id": 2, "email": "z" },
+            doc! { "_id": 3, "email": "y", "code": Bson::Null },
+        ])
+        .await
+        .unwrap();
+    let rows = vec![
+        // 0: email only; it is not active, so not held by sku_1.
+        doc! { "email": "a", "sku": "s", "active": false },
+        // 1: email and sku.
+        doc! { "email": "a", "sku": "s", "active": true },
+        // 2: email only; without code it is not held by code_1.
+        doc! { "email": "z" },
+        // 3: email and code (null is held by a sparse index).
+        doc! { "email": "y", "code": Bson::Null },
+    ];
+    let check = check_import(&users, rows.clone())
+        .await
+        .expect("check_import");
+    assert_eq!(
+        summary(check.first_conflicts()),
+        [
+            (0, "email_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+            (1, "email_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+            (1, "sku_1".to_owned(), Collider::Stored(Bson::Int32(1))),
+            (2, "email_1".to_owned(), Collider::Stored(Bson::Int32(2))),
+            (3, "email_1".to_owned(), Collider::Stored(Bson::Int32(3))),
+            (3, "code_1".to_owned(), Collider::Stored(Bson::Int32(3))),
+        ]
+    );
+    assert_eq!(check.rows_refused(), 4);
+    assert_eq!(refused_by_server(&users, rows).await, [0, 1, 2, 3]);
+    assert_eq!(db.list_collection_names().await.unwrap(), ["users"]);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn stored_duplicates_under_prepare_unique_keep_their_other_keys() {
+    let db = database("import_prepared").await;
+    let users = db.collection::<Document>("users");
+    unique(&users, doc! { "name": 1 }, IndexOptions::default()).await;
+    users
+        .create_index(IndexModel::builder().keys(doc! { "email": 1 }).build())
+        .await
+        .unwrap();
+    // Two stored documents share an email before the index is prepared to become unique.
+    users
+        .insert_many(vec![
+            doc! { "_id": 1, "email": "a", "name": "ann" },
+            doc! { "_id": 2, "email": "a", "name": "bob" },
+        ])
+        .await
+        .unwrap();
+    db.run_command(doc! { "collMod": "users", "index": { "keyPattern": { "email": 1 }, "prepareUnique": true } })
+        .await
+        .unwrap();
+    let rows = vec![
+        // 0: the shared email; 1: bob's name; 2: clean.
+        doc! { "email": "a", "name": "cy" },
+        doc! { "email": "b", "name": "bob" },
+        doc! { "email": "c", "name": "dee" },
+    ];
+    let check = check_import(&users, rows.clone())
+        .await
+        .expect("check_import");
+    let got = summary(check.first_conflicts());
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!((got[0].0, got[0].1.as_str()), (0, "email_1"));
+    assert!(
+        matches!(&got[0].2, Collider::Stored(id) if [Bson::Int32(1), Bson::Int32(2)].contains(id)),
+        "{got:?}"
+    );
+    assert_eq!(
+        got[1],
+        (1, "name_1".to_owned(), Collider::Stored(Bson::Int32(2)))
+    );
+    assert_eq!(refused_by_server(&users, rows).await, [0, 1]);
+    assert_eq!(db.list_collection_names().await.unwrap(), ["users"]);
+    db.drop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_index_keeps_its_own_collation_on_a_collated_collection() {
+    let db = database("import_collated").await;
+    db.create_collection("users")
+        .collation(en2())
+        .await
+        .unwrap();
+    let users = db.collection::<Document>("users");
+    // email: byte-wise although the collection is case-insensitive; name inherits en/2.
+    unique(
+        &users,
+        doc! { "email": 1 },
+        IndexOptions::builder()
+            .collation(Collation::builder().locale("simple").build())
+            .build(),
+    )
+    .await;
+    unique(&users, doc! { "name": 1 }, IndexOptions::default()).await;
+    users
+        .insert_one(doc! { "_id": "x", "email": "a", "name": "ann" })
+        .await
+        .unwrap();
+    let rows = vec![
+        // 0: "A" is not "a" byte-wise: clean.
+        doc! { "_id": "y", "email": "A", "name": "bob" },
+        // 1: _id "X" is stored "x" under the collection's collation.
+        doc! { "_id": "X", "email": "c", "name": "cy" },
+        // 2: "ANN" is "ann" under the name index's inherited collation.
+        doc! { "_id": "z", "email": "d", "name": "ANN" },
+    ];
+    let check = check_import(&users, rows.clone())
+        .await
+        .expect("check_import");
+    assert_eq!(
+        summary(check.first_conflicts()),
+        [
+            (1, "_id_".to_owned(), Collider::Stored(Bson::from("x"))),
+            (2, "name_1".to_owned(), Collider::Stored(Bson::from("x"))),
+        ]
+    );
+    assert_eq!(refused_by_server(&users, rows).await, [1, 2]);
+    db.drop().await.unwrap();
+}

@@ -207,6 +207,14 @@ pub enum DedupeError {
         name: String,
     },
 
+    /// A scratch collection was dropped (by another run's sweep, or by hand) or replaced
+    /// while in use: what was judged against it cannot be trusted.
+    #[error("scratch collection {name:?} was dropped while in use")]
+    ScratchDropped {
+        /// Its name.
+        name: String,
+    },
+
     /// The server answered something this module cannot read.
     #[error("unexpected reply from the server: {detail}")]
     Reply {

@@ -82,7 +82,7 @@ pub use error::DedupeError;
 pub use find::{find_duplicates, DuplicateGroup, DuplicateGroups, FindDuplicates, Progress};
 pub use import::{
     check_import, check_import_stream, CheckImport, Collider, ImportCheck, ImportProgress,
-    RowConflict,
+    InvalidRow, RowConflict, ValidatorCheck,
 };
 pub use keep::Keep;
 pub use report::{Removal, Report, Resolution};

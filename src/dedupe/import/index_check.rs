@@ -1,236 +1,128 @@
-//! One unique index's check: its scratch copy, the rows' copies, and who holds a refused key.
+//! One unique index of the target: the queries that find who holds a key on it.
 
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::options::{Collation, FindOneOptions, FindOptions, InsertManyOptions};
+use mongodb::options::{Collation, FindOptions};
 use mongodb::Collection;
 
 use super::super::DedupeError;
-use super::{Collider, RowConflict, LOOKUPS_IN_FLIGHT};
-use crate::extract;
-use crate::index::paths::{filter_paths, value_at};
 use crate::index::Index;
 
-/// One unique index and its scratch copy.
+/// One unique index (or one with `prepareUnique`) of the target, as the check queries it.
 pub(super) struct IndexCheck {
     pub(super) name: String,
     pub(super) is_id: bool,
     /// The key's paths, when it is an ordinary key (not text, geo or hashed).
     pub(super) paths: Option<Vec<String>>,
-    /// The top-level fields a row's scratch copy keeps; `None`: all of them.
-    pub(super) fields: Option<Vec<String>>,
-    pub(super) partial: Option<Document>,
+    /// Which documents it holds, when not all: its partial filter, or for a sparse index
+    /// those with at least one key field.
+    pub(super) membership: Option<Document>,
     pub(super) collation: Collation,
-    pub(super) scratch: Collection<Document>,
 }
 
 impl IndexCheck {
-    pub(super) fn new(index: &Index, scratch: Collection<Document>) -> Self {
+    pub(super) fn new(index: &Index) -> Self {
         let paths: Vec<String> = index.key().keys().cloned().collect();
-        let plain = index.plain_key();
-        let mut named = paths.clone();
-        if let Some(filter) = index.partial_filter() {
-            filter_paths(filter, &mut named);
-        }
-        let mut fields: Vec<String> = named
-            .iter()
-            .filter_map(|p| p.split('.').next())
-            .map(str::to_owned)
-            .collect();
-        fields.sort();
-        fields.dedup();
+        let membership = match index.partial_filter() {
+            Some(filter) => Some(filter.clone()),
+            None if index.sparse() => Some(any_exists(&paths)),
+            None => None,
+        };
         IndexCheck {
             name: index.name().to_owned(),
             is_id: index.is_id(),
-            paths: plain.then_some(paths),
-            fields: plain.then_some(fields),
-            partial: index.partial_filter().cloned(),
+            paths: index.plain_key().then_some(paths),
+            membership,
             collation: index
                 .collation()
                 .unwrap_or_else(|| Collation::builder().locale("simple").build()),
-            scratch,
         }
     }
 
-    /// The conflicts of one batch of rows, whose first row is at `base`.
-    pub(super) async fn batch(
+    /// The stored documents of `target` holding a key of `rows` on this index, found with
+    /// one query under its collation (among its members, so that a partial or sparse index
+    /// can serve it), projected to `projection`. Nothing on a key that is not ordinary.
+    pub(super) async fn stored(
         &self,
         target: &Collection<Document>,
         rows: &[Document],
-        base: u64,
-    ) -> Result<Vec<RowConflict>, DedupeError> {
-        let (positions, copies) = self.copies(rows, base);
-        if copies.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.copy_stored(target, rows).await?;
-        let refused = insert(&self.scratch, &copies, false).await?;
-        stream::iter(refused)
-            .map(|i| self.conflict(positions[i], &copies[i]))
-            .buffered(LOOKUPS_IN_FLIGHT)
-            .try_collect()
-            .await
-    }
-
-    /// Each row's scratch copy, and its position. On `_id_`: `{ _id, p: position }` (rows
-    /// without `_id` are left out); otherwise the fields the index reads, under
-    /// `_id: position`.
-    pub(super) fn copies(&self, rows: &[Document], base: u64) -> (Vec<u64>, Vec<Document>) {
-        let mut positions = Vec::with_capacity(rows.len());
-        let mut copies = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let position = base + i as u64;
-            let copy = if self.is_id {
-                let Some(id) = row.get("_id") else { continue };
-                doc! { "_id": id.clone(), "p": position as i64 }
-            } else {
-                let mut copy = doc! { "_id": position as i64 };
-                match &self.fields {
-                    Some(fields) => {
-                        for field in fields {
-                            if let Some(value) = row.get(field) {
-                                copy.insert(field.clone(), value.clone());
-                            }
-                        }
-                    }
-                    None => {
-                        for (field, value) in row.iter().filter(|(f, _)| *f != "_id") {
-                            copy.insert(field.clone(), value.clone());
-                        }
-                    }
-                }
-                copy
-            };
-            positions.push(position);
-            copies.push(copy);
-        }
-        (positions, copies)
-    }
-
-    /// Copies into the scratch collection the stored documents that hold a key of `rows`,
-    /// found with one query under the index's collation (and its partial filter, so that a
-    /// partial index can serve it). On `_id_` as `{ _id }`, otherwise under `_id: { s: <_id> }`.
-    pub(super) async fn copy_stored(
-        &self,
-        target: &Collection<Document>,
-        rows: &[Document],
-    ) -> Result<(), DedupeError> {
+        projection: Option<&Document>,
+    ) -> Result<Vec<Document>, DedupeError> {
         let Some(paths) = &self.paths else {
-            return Ok(());
+            return Ok(Vec::new());
         };
-        let Some(mut filter) = keys_filter(paths, rows) else {
-            return Ok(());
+        let rows: Vec<&Document> = if self.is_id {
+            // A row without `_id` gets a fresh one: it holds no stored key.
+            rows.iter().filter(|r| r.contains_key("_id")).collect()
+        } else {
+            rows.iter().collect()
         };
-        if let Some(partial) = &self.partial {
-            filter = doc! { "$and": [partial.clone(), filter] };
-        }
-        let mut projection = doc! { "_id": 1 };
-        for field in self.fields.iter().flatten() {
-            projection.insert(field.clone(), 1);
+        let Some(mut filter) = keys_filter(paths, &rows) else {
+            return Ok(Vec::new());
+        };
+        if let Some(membership) = &self.membership {
+            filter = doc! { "$and": [membership.clone(), filter] };
         }
         let options = FindOptions::builder()
             .collation(self.collation.clone())
-            .projection(projection)
+            .projection(projection.cloned())
             .build();
-        let stored: Vec<Document> = target
+        target
             .find(filter)
             .with_options(options)
             .await
             .map_err(DedupeError::driver("find"))?
             .try_collect()
             .await
-            .map_err(DedupeError::driver("find"))?;
-        if stored.is_empty() {
-            return Ok(());
-        }
-        let copies: Vec<Document> = stored
-            .into_iter()
-            .map(|mut doc| {
-                if !self.is_id {
-                    let id = doc.remove("_id").unwrap_or(Bson::Null);
-                    doc.insert("_id", doc! { "s": id });
-                }
-                doc
-            })
-            .collect();
-        // A stored document copied for an earlier batch is refused again: nothing to report.
-        insert(&self.scratch, &copies, true).await?;
-        Ok(())
+            .map_err(DedupeError::driver("find"))
     }
 
-    /// The conflict of the refused row at `position`, whose scratch copy is `copy`: the
-    /// holder of its key is looked up in the scratch collection.
-    pub(super) async fn conflict(
-        &self,
-        position: u64,
-        copy: &Document,
-    ) -> Result<RowConflict, DedupeError> {
-        let filter = match (&self.paths, self.is_id) {
-            (_, true) => Some(doc! { "_id": copy.get("_id").cloned().unwrap_or(Bson::Null) }),
-            (Some(paths), false) => {
-                let mut filter = Document::new();
-                for path in paths {
-                    let value = value_at(copy, path).cloned();
-                    if matches!(value, Some(Bson::Array(_))) {
-                        return Ok(self.unknown(position));
-                    }
-                    filter.insert(path.clone(), doc! { "$eq": value.unwrap_or(Bson::Null) });
-                }
-                if let Some(partial) = &self.partial {
-                    filter = doc! { "$and": [partial.clone(), filter] };
-                }
-                Some(filter)
+    /// The filter finding the holder of `copy`'s key on this index (`copy` being a member):
+    /// `None` when a query cannot name it (a key that is not ordinary, or that holds an
+    /// array, which a multikey index compares element by element).
+    pub(super) fn holder_filter(&self, copy: &Document) -> Option<Document> {
+        if self.is_id {
+            return Some(doc! { "_id": copy.get("_id")?.clone() });
+        }
+        let mut filter = Document::new();
+        for path in self.paths.as_ref()? {
+            let value = crate::index::paths::value_at(copy, path).cloned();
+            if matches!(value, Some(Bson::Array(_))) {
+                return None;
             }
-            (None, false) => None,
-        };
-        let Some(filter) = filter else {
-            return Ok(self.unknown(position));
-        };
-        let options = FindOneOptions::builder()
-            .collation(self.collation.clone())
-            .projection(doc! { "_id": 1, "p": 1 })
-            .build();
-        let holder = self
-            .scratch
-            .find_one(filter)
-            .with_options(options)
-            .await
-            .map_err(DedupeError::driver("find"))?;
-        let with = match holder {
-            None => Collider::Unknown,
-            Some(holder) if self.is_id => match holder.get("p") {
-                Some(Bson::Int64(p)) => Collider::Row(*p as u64),
-                _ => Collider::Stored(holder.get("_id").cloned().unwrap_or(Bson::Null)),
-            },
-            Some(mut holder) => match holder.remove("_id") {
-                Some(Bson::Int64(p)) => Collider::Row(p as u64),
-                Some(Bson::Document(mut stored)) => {
-                    Collider::Stored(stored.remove("s").unwrap_or(Bson::Null))
-                }
-                _ => Collider::Unknown,
-            },
-        };
-        Ok(RowConflict {
-            position,
-            index: self.name.clone(),
-            with,
-        })
-    }
-
-    pub(super) fn unknown(&self, position: u64) -> RowConflict {
-        RowConflict {
-            position,
-            index: self.name.clone(),
-            with: Collider::Unknown,
+            filter.insert(path.clone(), doc! { "$eq": value.unwrap_or(Bson::Null) });
         }
+        if let Some(membership) = &self.membership {
+            filter = doc! { "$and": [membership.clone(), filter] };
+        }
+        Some(filter)
+    }
+}
+
+/// A sparse index's membership: at least one key field present (`null` included).
+fn any_exists(paths: &[String]) -> Document {
+    let clauses: Vec<Document> = paths
+        .iter()
+        .map(|p| doc! { p.clone(): { "$exists": true } })
+        .collect();
+    match <[Document; 1]>::try_from(clauses) {
+        Ok([one]) => one,
+        Err(clauses) => doc! { "$or": clauses },
     }
 }
 
 /// The filter finding the documents that hold one of the rows' keys: `$in` on a single
 /// field (an array's elements and the array itself), `$or` of equalities on a compound key.
 /// A missing field is looked for as `null`, which also finds missing fields.
-fn keys_filter(paths: &[String], rows: &[Document]) -> Option<Document> {
-    let value = |row: &Document, path: &str| value_at(row, path).cloned().unwrap_or(Bson::Null);
+fn keys_filter(paths: &[String], rows: &[&Document]) -> Option<Document> {
+    let value = |row: &Document, path: &str| {
+        crate::index::paths::value_at(row, path)
+            .cloned()
+            .unwrap_or(Bson::Null)
+    };
+    if rows.is_empty() {
+        return None;
+    }
     if let [path] = paths {
         let mut values = Vec::with_capacity(rows.len());
         for row in rows {
@@ -251,45 +143,7 @@ fn keys_filter(paths: &[String], rows: &[Document]) -> Option<Document> {
                 .collect()
         })
         .collect();
-    (!clauses.is_empty()).then(|| doc! { "$or": clauses })
-}
-
-/// Inserts `docs` unordered; answers the batch positions refused as duplicates. Any other
-/// failure is an error; with `only_count` the positions are not collected.
-async fn insert(
-    scratch: &Collection<Document>,
-    docs: &[Document],
-    only_count: bool,
-) -> Result<Vec<usize>, DedupeError> {
-    let options = InsertManyOptions::builder().ordered(false).build();
-    let Err(err) = scratch.insert_many(docs).with_options(options).await else {
-        return Ok(Vec::new());
-    };
-    let mut refused = Vec::new();
-    let only_duplicates = matches!(&*err.kind, mongodb::error::ErrorKind::InsertMany(e)
-        if e.write_concern_error.is_none());
-    for failure in extract::failures(&err) {
-        match failure.position {
-            Some(position) if only_duplicates && failure.is_duplicate() => {
-                if !only_count {
-                    refused.push(position);
-                }
-            }
-            _ => {
-                return Err(DedupeError::Driver {
-                    operation: "insert",
-                    source: err,
-                })
-            }
-        }
-    }
-    if !only_duplicates {
-        return Err(DedupeError::Driver {
-            operation: "insert",
-            source: err,
-        });
-    }
-    Ok(refused)
+    Some(doc! { "$or": clauses })
 }
 
 #[cfg(test)]
@@ -297,12 +151,13 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(super) fn keys_are_looked_for_by_in_or_by_or() {
-        let rows = vec![
+    fn keys_are_looked_for_by_in_or_by_or() {
+        let rows = [
             doc! { "email": "a", "t": 1 },
             doc! { "t": 2 },
             doc! { "email": ["b", "c"] },
         ];
+        let rows: Vec<&Document> = rows.iter().collect();
         assert_eq!(
             keys_filter(&["email".to_owned()], &rows),
             Some(doc! { "email": { "$in": ["a", Bson::Null, "b", "c", ["b", "c"]] } })
@@ -314,5 +169,29 @@ mod tests {
                 { "email": { "$eq": Bson::Null }, "t": { "$eq": 2 } },
             ] })
         );
+        assert_eq!(keys_filter(&["email".to_owned()], &[]), None);
+    }
+
+    #[test]
+    fn a_sparse_index_holds_documents_with_any_key_field() {
+        let sparse = Index::from_spec(
+            doc! { "key": { "a": 1, "b": 1 }, "name": "a_1_b_1", "unique": true, "sparse": true },
+        )
+        .unwrap();
+        assert_eq!(
+            IndexCheck::new(&sparse).membership,
+            Some(doc! { "$or": [{ "a": { "$exists": true } }, { "b": { "$exists": true } }] })
+        );
+        let one = Index::from_spec(
+            doc! { "key": { "a": 1 }, "name": "a_1", "unique": true, "sparse": true },
+        )
+        .unwrap();
+        assert_eq!(
+            IndexCheck::new(&one).membership,
+            Some(doc! { "a": { "$exists": true } })
+        );
+        let plain =
+            Index::from_spec(doc! { "key": { "a": 1 }, "name": "a_1", "unique": true }).unwrap();
+        assert_eq!(IndexCheck::new(&plain).membership, None);
     }
 }

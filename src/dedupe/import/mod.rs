@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::Stream;
@@ -10,48 +11,69 @@ use mongodb::bson::Document;
 use mongodb::Collection;
 
 mod index_check;
+mod judge;
+mod layout;
 mod report;
+mod validator;
 
-pub use report::{Collider, ImportCheck, ImportProgress, RowConflict};
+pub use report::{Collider, ImportCheck, ImportProgress, InvalidRow, RowConflict, ValidatorCheck};
 
-use super::indexes::{default_collation, list as list_indexes};
-use super::scratch::Scratch;
+use super::indexes;
+use super::scratch::{self, Scratch};
 use super::DedupeError;
-use crate::index::Index;
-use index_check::IndexCheck;
+use judge::Judge;
 
 /// A callback told each conflict.
 type OnConflict<'a> = Box<dyn FnMut(&RowConflict) + Send + 'a>;
+/// A callback told each row the validator refuses.
+type OnInvalid<'a> = Box<dyn FnMut(&InvalidRow) + Send + 'a>;
 /// A progress callback.
 type OnImportProgress<'a> = Box<dyn FnMut(&ImportProgress) + Send + 'a>;
 
 /// Lookups of a colliding row's holder in flight at once.
 const LOOKUPS_IN_FLIGHT: usize = 8;
 
-/// Checks the rows of an import against every unique index of `collection`, writing nothing
-/// to it: which rows collide with an earlier row, which with a stored document.
+/// How old another run's scratch collection is before a check drops it.
+const SWEEP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Checks the rows of an import against every unique index of `collection` and its
+/// validator, writing nothing to it: which rows the server would refuse if they were
+/// inserted in order (as one unordered `insert_many` does), and why.
 ///
-/// Keys compare as each index compares them, because the server compares them: for each
-/// unique index (and each index with `prepareUnique`, which refuses new duplicates too), a
-/// scratch collection in the same database carries a copy of it (key, collation, partial
-/// filter, sparse), the rows go into it in unordered batches, and those it refuses with
-/// E11000 are the rows that collide. Before each batch, the stored documents holding one of
-/// its keys are found with one query under the index's collation and copied in first, so a
-/// row colliding with a stored document is refused too, and each refused row's holder (an
-/// earlier row, or a stored document) is then looked up in the scratch collection. The
-/// scratch collections are dropped at the end, also after an error (see the module's note
-/// on cancellation).
+/// The server judges, not the client, so keys compare as each index compares them:
+/// - a scratch collection in the same database carries a copy of every unique index (and
+///   of each index with `prepareUnique`, which refuses new duplicates too): key, collation,
+///   partial filter, sparse, and the collection's default collation for `_id`;
+/// - before each batch, the stored documents holding one of its keys are found (one query
+///   per index, under its collation) and copied in; then the rows' copies go in, unordered,
+///   which the server applies in order. A row is refused when any index refuses it given
+///   the stored documents and the rows accepted before it; a refused row is not accepted,
+///   so it makes no later row collide, on any index;
+/// - with a validator that refuses inserts, the rows first go into a scratch collection
+///   carrying the same validator: those it refuses are reported
+///   ([`ImportCheck::first_invalid`], [`CheckImport::on_invalid`]) and not accepted either.
+///   [`ImportCheck::validator`] says whether the validator was checked;
+/// - each refused row is then reported on every unique index that holds it (its partial
+///   filter and sparseness asked of the server) and on which it collides, with the holder
+///   of its key: a stored document, or an earlier row that was accepted.
+///
+/// Positions are 0-based, counted over all rows of the import. The scratch collections are
+/// dropped at the end, also after an error, when the future is dropped or a callback
+/// panics (the drops are then spawned on the current tokio runtime); leftovers of a run
+/// that could not drop them (a killed process) are dropped by a later run once older than
+/// a day ([`sweep_scratch_after`](CheckImport::sweep_scratch_after)).
 ///
 /// Client memory holds one batch at a time (default 10,000 rows) and the first
-/// [`max_reported`](CheckImport::max_reported) conflicts, whatever the import's size.
+/// [`max_reported`](CheckImport::max_reported) conflicts and invalid rows, whatever the
+/// import's size.
 ///
-/// The check is a snapshot: writes to the collection while it runs are not seen. Rows
-/// without `_id` are not checked on `_id_` (the driver gives them a fresh one). Key fields
-/// of other indexes are copied into the scratch collection by their top-level field, with
-/// the row's `_id` left out: a partial filter or a compound key naming `_id` is not
-/// supported. On a unique text or geo index, rows are checked against each other only,
-/// their holder [`Collider::Unknown`]. The collection must exist
-/// ([`DedupeError::CollectionNotFound`]).
+/// The check is a snapshot: writes to the collection while it runs are not seen. A row
+/// without `_id` gets a fresh one, as the driver gives it, so it collides on no `_id`. Key
+/// fields are copied by their top-level field: a partial filter naming `_id` is not
+/// supported. On a unique text or geo index, rows are checked against each other only; a
+/// refused row's holder there, and on a key holding an array, is
+/// [`Collider::Unknown`], and such an index is named only for the rows the server
+/// refuses on it. The collection must exist ([`DedupeError::CollectionNotFound`]).
 ///
 /// # Examples
 ///
@@ -105,7 +127,9 @@ where
         batch_size: 10_000,
         max_reported: 1000,
         on_conflict: None,
+        on_invalid: None,
         on_progress: None,
+        sweep_after: SWEEP_AFTER,
     }
 }
 
@@ -131,7 +155,9 @@ pub struct CheckImport<'a> {
     batch_size: usize,
     max_reported: usize,
     on_conflict: Option<OnConflict<'a>>,
+    on_invalid: Option<OnInvalid<'a>>,
     on_progress: Option<OnImportProgress<'a>>,
+    sweep_after: Duration,
 }
 
 impl<'a> CheckImport<'a> {
@@ -155,6 +181,21 @@ impl<'a> CheckImport<'a> {
         self
     }
 
+    /// Calls `callback` with every row the validator refuses, in row order within each
+    /// batch.
+    pub fn on_invalid(mut self, callback: impl FnMut(&InvalidRow) + Send + 'a) -> Self {
+        self.on_invalid = Some(Box::new(callback));
+        self
+    }
+
+    /// Drops, before the check, the scratch collections any run left in the database more
+    /// than `age` ago (default 1 day); a run still using one then fails with
+    /// [`DedupeError::ScratchDropped`] rather than answer wrongly.
+    pub fn sweep_scratch_after(mut self, age: Duration) -> Self {
+        self.sweep_after = age;
+        self
+    }
+
     /// Calls `callback` after each batch, and once at the end ([`ImportProgress::finished`]).
     pub fn on_progress(mut self, callback: impl FnMut(&ImportProgress) + Send + 'a) -> Self {
         self.on_progress = Some(Box::new(callback));
@@ -168,6 +209,7 @@ impl fmt::Debug for CheckImport<'_> {
             .field("namespace", &self.collection.namespace())
             .field("batch_size", &self.batch_size)
             .field("max_reported", &self.max_reported)
+            .field("sweep_after", &self.sweep_after)
             .finish_non_exhaustive()
     }
 }
@@ -183,32 +225,44 @@ impl<'a> IntoFuture for CheckImport<'a> {
                     option: "batch_size",
                 });
             }
-            let indexes = list_indexes(&self.collection).await?;
-            let default_collation = default_collation(&self.collection).await?;
-            let namespace = self.collection.namespace();
-            let mut scratch = Scratch::new(self.collection.client().database(&namespace.db));
-            let result = run(self, &indexes, default_collation.as_ref(), &mut scratch).await;
+            let indexes = indexes::list(&self.collection).await?;
+            let default_collation = indexes::default_collation(&self.collection).await?;
+            let (validator, validator_check) = validator::read(&self.collection).await?;
+            let database = self
+                .collection
+                .client()
+                .database(&self.collection.namespace().db);
+            scratch::sweep(&database, self.sweep_after).await?;
+            let mut scratch = Scratch::new(database);
+            let judge = Judge::new(
+                self.collection.clone(),
+                &indexes,
+                default_collation.as_ref(),
+                validator,
+                &mut scratch,
+            )
+            .await;
+            let result = match judge {
+                Ok(judge) => run(self, &judge).await,
+                Err(err) => Err(err),
+            };
+            let intact = match &result {
+                Ok(_) => scratch.check_intact().await,
+                Err(_) => Ok(()),
+            };
             let dropped = scratch.drop_all().await;
-            let check = result?;
+            let mut check = result?;
+            intact?;
             dropped?;
+            check.validator = validator_check;
             Ok(check)
         })
     }
 }
 
-async fn run(
-    mut job: CheckImport<'_>,
-    indexes: &[Index],
-    default_collation: Option<&Document>,
-    scratch: &mut Scratch,
-) -> Result<ImportCheck, DedupeError> {
-    let mut checks = Vec::new();
-    for index in indexes.iter().filter(|i| i.refuses_duplicates()) {
-        let into = scratch.copy_of(index, default_collation).await?;
-        checks.push(IndexCheck::new(index, into));
-    }
+async fn run(mut job: CheckImport<'_>, judge: &Judge) -> Result<ImportCheck, DedupeError> {
     let mut report = ImportCheck {
-        indexes: checks.iter().map(|c| c.name.clone()).collect(),
+        indexes: judge.checks.iter().map(|c| c.name.clone()).collect(),
         ..ImportCheck::default()
     };
     let mut progress = ImportProgress::default();
@@ -217,20 +271,26 @@ async fn run(
     while let Some(batch) = rows.next().await {
         // ready_chunks yields what is ready: fill the batch up when the stream is slow.
         let batch = fill(batch, &mut rows, job.batch_size).await;
-        let found = futures_util::future::try_join_all(
-            checks
-                .iter()
-                .map(|check| check.batch(&job.collection, &batch, base)),
-        )
-        .await?;
-        let mut conflicts: Vec<RowConflict> = found.into_iter().flatten().collect();
-        conflicts.sort_by_key(|c| c.position);
-        let mut last = None;
-        for conflict in conflicts {
-            if last != Some(conflict.position) {
-                report.rows_refused += 1;
-                last = Some(conflict.position);
+        let verdicts = judge.batch(&batch, base).await?;
+        let mut refused: Vec<u64> = verdicts
+            .conflicts
+            .iter()
+            .map(|c| c.position)
+            .chain(verdicts.invalid.iter().map(|r| r.position))
+            .collect();
+        refused.sort_unstable();
+        refused.dedup();
+        report.rows_refused += refused.len() as u64;
+        for invalid in verdicts.invalid {
+            report.rows_invalid += 1;
+            if let Some(callback) = &mut job.on_invalid {
+                callback(&invalid);
             }
+            if report.first_invalid.len() < job.max_reported {
+                report.first_invalid.push(invalid);
+            }
+        }
+        for conflict in verdicts.conflicts {
             report.conflicts += 1;
             match conflict.with {
                 Collider::Row(_) => report.with_rows += 1,
@@ -248,6 +308,7 @@ async fn run(
         report.rows = base;
         progress.rows = base;
         progress.conflicts = report.conflicts;
+        progress.rows_refused = report.rows_refused;
         if let Some(callback) = &mut job.on_progress {
             callback(&progress);
         }

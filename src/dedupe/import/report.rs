@@ -1,6 +1,6 @@
 //! What a check of an import found: [`ImportCheck`], its conflicts and its progress.
 
-use mongodb::bson::Bson;
+use mongodb::bson::{Bson, Document};
 
 /// What a row collides with: the document that holds its key first.
 ///
@@ -62,6 +62,60 @@ impl RowConflict {
     }
 }
 
+/// One row the collection's validator would refuse.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn show(row: &dupkey::dedupe::InvalidRow) {
+/// println!("row {} fails the validator: {:?}", row.position(), row.details());
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvalidRow {
+    pub(super) position: u64,
+    pub(super) details: Option<Document>,
+}
+
+impl InvalidRow {
+    /// The row's position in the import (0-based).
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// What the server says fails (its `errInfo`: the rules not met, which may show the
+    /// row's values).
+    pub fn details(&self) -> Option<&Document> {
+        self.details.as_ref()
+    }
+}
+
+/// What [`check_import`](super::check_import) did with the collection's validator.
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::ValidatorCheck;
+///
+/// # fn show(check: &dupkey::dedupe::ImportCheck) {
+/// if check.validator() == ValidatorCheck::NotEnforced {
+///     println!("the validator only warns: invalid rows are not reported");
+/// }
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidatorCheck {
+    /// The collection has no validator.
+    #[default]
+    NoValidator,
+    /// Every row was judged by it, as the server judges an insert.
+    Checked,
+    /// It refuses no insert (`validationLevel: "off"` or `validationAction: "warn"`), so
+    /// rows were not judged by it.
+    NotEnforced,
+}
+
 /// How far a [`check_import`](super::check_import) run is.
 ///
 /// # Examples
@@ -74,6 +128,7 @@ impl RowConflict {
 pub struct ImportProgress {
     pub(super) rows: u64,
     pub(super) conflicts: u64,
+    pub(super) rows_refused: u64,
     pub(super) finished: bool,
 }
 
@@ -86,6 +141,11 @@ impl ImportProgress {
     /// Conflicts found so far.
     pub fn conflicts(&self) -> u64 {
         self.conflicts
+    }
+
+    /// Rows refused so far, by an index or by the validator.
+    pub fn rows_refused(&self) -> u64 {
+        self.rows_refused
     }
 
     /// Whether this is the last report.
@@ -115,8 +175,11 @@ pub struct ImportCheck {
     pub(super) conflicts: u64,
     pub(super) with_rows: u64,
     pub(super) with_stored: u64,
+    pub(super) rows_invalid: u64,
     pub(super) indexes: Vec<String>,
     pub(super) first: Vec<RowConflict>,
+    pub(super) first_invalid: Vec<InvalidRow>,
+    pub(super) validator: ValidatorCheck,
 }
 
 impl ImportCheck {
@@ -125,12 +188,30 @@ impl ImportCheck {
         self.rows
     }
 
-    /// Rows that at least one unique index would refuse.
+    /// Rows that would be refused: by at least one unique index, or by the validator.
     pub fn rows_refused(&self) -> u64 {
         self.rows_refused
     }
 
-    /// Conflicts: one per refused row and index that refuses it.
+    /// Rows the collection's validator would refuse (see [`validator`](Self::validator)).
+    pub fn rows_invalid(&self) -> u64 {
+        self.rows_invalid
+    }
+
+    /// The first rows the validator would refuse, in row order, at most
+    /// [`max_reported`](super::CheckImport::max_reported) of them; all of them go through
+    /// [`on_invalid`](super::CheckImport::on_invalid).
+    pub fn first_invalid(&self) -> &[InvalidRow] {
+        &self.first_invalid
+    }
+
+    /// Whether the collection's validator was checked.
+    pub fn validator(&self) -> ValidatorCheck {
+        self.validator
+    }
+
+    /// Conflicts: one per refused row and unique index on which its key is held already
+    /// (by a stored document, or by an earlier row that was accepted).
     pub fn conflicts(&self) -> u64 {
         self.conflicts
     }
@@ -160,6 +241,6 @@ impl ImportCheck {
 
     /// No row would be refused.
     pub fn is_clean(&self) -> bool {
-        self.conflicts == 0
+        self.rows_refused == 0
     }
 }
