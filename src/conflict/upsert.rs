@@ -144,10 +144,10 @@ impl<T> fmt::Debug for Upserted<T> {
 /// When two writers upsert the same new key at once, one inserts and the other gets E11000.
 /// MongoDB 4.2+ retries that itself only for an exact equality filter without a collation;
 /// this helper retries the rest (a few times, at once: the winner's document is there), and
-/// sends the index's collation with its query, so `{ name: "ALICE" }` finds `"alice"` under a
-/// case-insensitive unique index. For an index without one it sends `{ locale: "simple" }`,
-/// so a collection's default collation never makes the query compare otherwise than the
-/// index. A collision on another unique index, one caused by an update that writes the key's
+/// makes its query compare as the index does, so `{ name: "ALICE" }` finds `"alice"` under a
+/// case-insensitive unique index: whenever the collection's default collation is not the
+/// index's, it sends the index's (`{ locale: "simple" }` for an index without one), so a
+/// collection's default collation never makes the query compare otherwise than the index. A collision on another unique index, one caused by an update that writes the key's
 /// fields, or one that outlives the retries, is [`Error::Duplicate`].
 ///
 /// A partial or sparse unique index keeps keys unique only among the documents it holds: two

@@ -26,6 +26,9 @@ pub(crate) struct Plan {
     pub(crate) inserted_id: Bson,
     pub(crate) index: Index,
     key_written: Option<bool>,
+    /// Whether the collection's default collation is the index's: then the query compares
+    /// as the index does without a collation sent.
+    default_is_index_collation: bool,
 }
 
 /// A filter and an update that passed the checks that need no index list.
@@ -66,12 +69,14 @@ impl Checked {
     pub(crate) fn plan(self, indexes: &Indexes) -> Result<Plan, Refusal> {
         let index = backing_index(indexes, &self.fields(), &self.filter, &self.update)?.clone();
         let key_written = writes_key(&index, &self.update);
+        let default_is_index_collation = indexes.default_collation() == index.collation_spec();
         Ok(Plan {
             filter: self.filter,
             update: self.update,
             inserted_id: self.inserted_id,
             index,
             key_written,
+            default_is_index_collation,
         })
     }
 }
@@ -87,13 +92,19 @@ pub(crate) enum Step {
 
 impl Plan {
     /// The caller's options with the helper's own: an upsert, the document before, and the
-    /// index's collation, sent even when it is simple: without one the query compares under
-    /// the collection's default collation, which can differ from the index's, and then
-    /// finds another document than the one the index would refuse a second of.
+    /// index's collation (`{ locale: "simple" }` for none) whenever it is not the
+    /// collection's default: without it the query compares under the default, and then
+    /// finds another document than the one the index would refuse a second of. When the
+    /// default is the index's collation, none is sent (the query compares the same, and the
+    /// server keeps its fast path for an equality upsert without a collation).
     pub(crate) fn options(&self, mut options: FindOneAndUpdateOptions) -> FindOneAndUpdateOptions {
         options.upsert = Some(true);
         options.return_document = Some(ReturnDocument::Before);
-        options.collation = Some(self.index.query_collation());
+        options.collation = if self.default_is_index_collation {
+            None
+        } else {
+            Some(self.index.query_collation())
+        };
         options
     }
 
@@ -433,5 +444,53 @@ mod tests {
                 Err(Refusal::NotAnUpdate)
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod collation_tests {
+    use mongodb::bson::{doc, Document};
+    use mongodb::options::FindOneAndUpdateOptions;
+
+    use super::Checked;
+    use crate::index::Indexes;
+
+    /// The collation the upsert on `{ name }` sends, with `specs` listed.
+    fn sent(specs: Vec<Document>) -> Option<Document> {
+        let checked =
+            Checked::new(doc! { "name": "Bob" }, doc! { "$inc": { "n": 1 } }.into()).unwrap();
+        let plan = checked.plan(&Indexes::from_specs(specs)).unwrap();
+        let options = plan.options(FindOneAndUpdateOptions::default());
+        options
+            .collation
+            .map(|c| crate::bson_compat::to_document(&c).unwrap())
+    }
+
+    #[test]
+    fn the_index_collation_is_sent_whenever_the_collection_default_differs() {
+        let en2 = doc! { "locale": "en", "strength": 2, "version": "57.1" };
+        let id = |collation: Option<&Document>| match collation {
+            Some(c) => doc! { "key": { "_id": 1 }, "name": "_id_", "collation": c.clone() },
+            None => doc! { "key": { "_id": 1 }, "name": "_id_" },
+        };
+        let name = |collation: Option<&Document>| match collation {
+            Some(c) => {
+                doc! { "key": { "name": 1 }, "name": "n", "unique": true, "collation": c.clone() }
+            }
+            None => doc! { "key": { "name": 1 }, "name": "n", "unique": true },
+        };
+        // Default and index agree: nothing to send.
+        assert_eq!(sent(vec![id(None), name(None)]), None);
+        assert_eq!(sent(vec![id(Some(&en2)), name(Some(&en2))]), None);
+        // The collection compares case-insensitively, the index byte-wise: simple is sent.
+        assert_eq!(
+            sent(vec![id(Some(&en2)), name(None)]),
+            Some(doc! { "locale": "simple" })
+        );
+        // The index compares case-insensitively, the collection byte-wise.
+        assert_eq!(
+            sent(vec![id(None), name(Some(&en2))]),
+            Some(doc! { "locale": "en", "strength": 2 })
+        );
     }
 }

@@ -202,6 +202,15 @@ impl Indexes {
         self.list.iter()
     }
 
+    /// The collection's default collation, as the server lists it (`None`: simple). The `_id`
+    /// index always has the collection's default collation, so the list tells it.
+    pub(crate) fn default_collation(&self) -> Option<&Document> {
+        self.list
+            .iter()
+            .find(|i| i.is_id())
+            .and_then(Index::collation_spec)
+    }
+
     /// The index called `name`.
     pub(crate) fn named(&self, name: &str) -> Option<&Index> {
         self.list.iter().find(|i| i.name == name)

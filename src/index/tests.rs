@@ -325,3 +325,21 @@ fn unknown_paths_and_arrays_prove_nothing() {
     let nulls = known(doc! { "a": null });
     assert!(!nulls.holds_non_null("a") && !nulls.holds_non_null("b"));
 }
+
+#[test]
+fn the_collections_default_collation_is_the_id_indexs() {
+    assert_eq!(Indexes::from_specs([]).default_collation(), None);
+    assert_eq!(sample().default_collation(), None);
+    let en2 = doc! { "locale": "en", "strength": 2, "version": "57.1" };
+    let collated = Indexes::from_specs([
+        doc! { "key": { "_id": 1 }, "name": "_id_", "collation": en2.clone() },
+        doc! { "key": { "name": 1 }, "name": "name_1", "unique": true, "collation": en2.clone() },
+        doc! { "key": { "code": 1 }, "name": "code_1", "unique": true },
+    ]);
+    assert_eq!(collated.default_collation(), Some(&en2));
+    assert_eq!(
+        collated.named("name_1").unwrap().collation_spec(),
+        Some(&en2)
+    );
+    assert_eq!(collated.named("code_1").unwrap().collation_spec(), None);
+}
