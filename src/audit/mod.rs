@@ -6,7 +6,10 @@
 //! unique on the filter, or a late E11000 when something else is). [`UpsertByUnique`]
 //! refuses those filters where an application uses it; [`UpsertAudit`] watches every other
 //! upsert the driver sends: each `update` statement and each `findAndModify` with
-//! `upsert: true`. The rule is the one [`UpsertByUnique`] applies, from the same code.
+//! `upsert: true`. The rule is the one [`UpsertByUnique`] applies, from the same code,
+//! including a partial or sparse unique index's scope: an upsert whose new document is not
+//! proven to be one the index holds is flagged too ([`Reason::OutsidePartialFilter`],
+//! [`Reason::SparseKeyMissing`]).
 //!
 //! The handler only reads: it never changes, delays or fails a command. It runs on the
 //! driver's send path, so it never waits for the network there: index lists are read by

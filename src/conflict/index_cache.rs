@@ -35,7 +35,8 @@ const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
 /// How fresh a list is:
 /// - a conflict's index name is looked up in the list, and a name the list lacks, or whose
 ///   fields disagree with the server's message, re-reads it;
-/// - an upsert filter no unique index backs re-reads the list before it is refused;
+/// - an upsert no unique index backs (on its filter's fields, holding what it would insert)
+///   re-reads the list before it is refused;
 /// - an upsert filter is accepted only from a list read within the cache's
 ///   [maximum age](Self::with_max_age) (30 seconds by default). A unique index dropped and
 ///   recreated as a plain one within that window can still back a filter;
