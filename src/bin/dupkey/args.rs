@@ -10,14 +10,15 @@ usage: dupkey [--uri URI] --db NAME --coll NAME --keys F1,F2:-1,... [INDEX] [--s
        dupkey [--uri URI] --db NAME --coll NAME --keys ... [INDEX] --rollout [--offline]
               [FIX] --yes
        dupkey [--uri URI] --db NAME --coll NAME --restore RUN [--archive NAME]
-              [--batch-size N]
+              [--overwrite] [--batch-size N]
        dupkey [--uri URI] --db NAME --coll NAME --check-import FILE|- [--batch-size N]
 index: [--name NAME] [--collation JSON] [--partial-filter JSON] [--sparse]
 fix:   --fix delete|merge|rekey (--rollout: delete unless told) [--keep oldest|newest]
        [--by FIELD] [--merge fill|union] [--rekey suffix|unset]
        [--archive NAME] [--run ID] | [--no-archive] (delete only: no undo)
        [--batch-size N] [--throttle-ms N]
-Every document deleted or changed is archived first, under a run id that --restore takes.";
+Every document deleted or changed is archived first, under a run id that --restore takes;
+--restore leaves documents written since the run as they are, unless --overwrite.";
 
 /// What the tool was asked to do.
 #[derive(Debug)]
@@ -37,6 +38,8 @@ pub struct Args {
     pub archive: Option<String>,
     pub run: Option<String>,
     pub restore: Option<String>,
+    /// Restores over documents written since the run.
+    pub overwrite: bool,
     /// JSON lines (one extended-JSON document a line) to check before an import; `-` is stdin.
     pub check_import: Option<String>,
     pub rollout: bool,
@@ -96,6 +99,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         archive: None,
         run: None,
         restore: None,
+        overwrite: false,
         check_import: None,
         rollout: false,
         offline: false,
@@ -151,6 +155,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
             "--archive" => parsed.archive = Some(value()?),
             "--run" => parsed.run = Some(value()?),
             "--restore" => parsed.restore = Some(value()?),
+            "--overwrite" => parsed.overwrite = true,
             "--check-import" => parsed.check_import = Some(value()?),
             "--rollout" => parsed.rollout = true,
             "--offline" => parsed.offline = true,
@@ -220,7 +225,7 @@ pub fn refuse_unused(args: &Args) -> Result<(), String> {
     let (mode, used) = if args.restore.is_some() {
         (
             "--restore".to_owned(),
-            vec!["--restore", "--archive", "--batch-size"],
+            vec!["--restore", "--archive", "--overwrite", "--batch-size"],
         )
     } else if args.check_import.is_some() {
         (

@@ -8,23 +8,31 @@
 //! dupkey ... --keys email --collation '{"locale":"en","strength":2}' --fix merge --merge union
 //! dupkey ... --keys email --fix delete --yes
 //! dupkey ... --keys email --rollout --fix merge --merge union --yes
-//! dupkey ... --restore dupkey-1764600000-4242
+//! dupkey ... --restore dupkey-1764600000-4242 [--overwrite]
 //! ```
 //!
 //! Every document a fix or a rollout deletes or changes is archived first, under a run id
 //! (`--run`, else a new one) that the report prints and `--restore` takes; a delete skips
 //! the archive only with `--no-archive`. An option the mode does not use is refused (exit
 //! status 2), never ignored. Without `--yes`, a fix is a dry run. Progress goes to stderr
-//! (a bar on a terminal, plain lines otherwise), the report to stdout. Exit status: 0 when
-//! no duplicates are left (after `--fix ... --yes`, the index is built and verified; after
-//! `--restore`, nothing refused), 3 when duplicates remain (found, a dry run, or refused by
-//! a restore), 2 for a usage error, 1 for any other error (an existing index in the way
-//! included).
+//! (a bar on a terminal, plain lines otherwise), the report to stdout.
+//!
+//! `--restore` puts back only documents still as the run left them: one written since (by
+//! the application, say) is left as it is and reported, unless `--overwrite` puts the
+//! archived version back over it. Documents left out (written since, or refused by the
+//! server) are summed up in a few lines, with the first `_id`s and what to do.
+//!
+//! Exit status: 0 when nothing is left to do (no duplicates; after `--fix ... --yes`, the
+//! index is built and verified; after `--restore`, every document restored), 3 when
+//! findings remain (duplicates found or left by a dry run; documents a restore left out),
+//! 2 for a usage error, 1 for any other error (an existing index in the way, or a run id
+//! the archive does not hold, included).
 
 mod args;
 mod modes;
 mod progress;
 mod resolution;
+mod restore;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -34,8 +42,7 @@ use std::time::Duration;
 
 use args::{Args, USAGE};
 use dupkey::dedupe::{
-    create_unique_index, find_duplicates, restore, verify, Archive, DedupeError, DuplicateGroup,
-    UniqueIndex,
+    create_unique_index, find_duplicates, verify, DedupeError, DuplicateGroup, UniqueIndex,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
@@ -99,20 +106,7 @@ async fn dispatch(
     let db = client.database(&args.db);
     let coll = db.collection::<Document>(&args.coll);
     if let Some(run) = &args.restore {
-        let archive_name = resolution::archive_collection(args);
-        let archive = Archive::new(&db.collection::<()>(&archive_name), run.as_str());
-        let back = restore(&coll, &archive).batch_size(args.batch_size).await?;
-        writeln!(
-            out,
-            "restored {} documents of run {run} from {}.{archive_name} ({} already as archived)",
-            back.restored(),
-            args.db,
-            back.unchanged()
-        )?;
-        for refused in back.refused() {
-            writeln!(out, "refused: {refused}")?;
-        }
-        return Ok(if back.refused().is_empty() { 0 } else { 3 });
+        return restore::restore(args, &db, &coll, run, out, err).await;
     }
     if let Some(file) = &args.check_import {
         return modes::check_import(&coll, file, args.batch_size, out, err).await;
