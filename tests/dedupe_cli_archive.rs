@@ -114,7 +114,7 @@ async fn rollout_merges_into_the_archive_asked_for_and_restore_undoes_it() {
         out,
         format!(
             "unique index email_1 rolled out (online, started from Missing): 1 duplicate groups resolved, 1 documents removed, 1 changed\n\
-             archived 2 in {db_name}.kept as run m1 (undo: drop the unique index, then --restore m1)\n"
+             archived 2 in {db_name}.kept as run m1 (undo: drop the unique index, then --restore m1 --archive kept)\n"
         )
     );
     assert!(

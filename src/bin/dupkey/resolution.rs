@@ -18,6 +18,8 @@ pub(crate) struct Run {
     /// `<db>.<archive collection>`.
     namespace: String,
     id: String,
+    /// ` --archive NAME` when the archive was named, so the undo hint finds the run.
+    named_archive: String,
     /// `false` with `--no-archive` (a delete only).
     archived: bool,
 }
@@ -37,6 +39,10 @@ impl Run {
             archive: Archive::new(&db.collection::<()>(&collection), id.as_str()),
             namespace: format!("{}.{collection}", args.db),
             id,
+            named_archive: args
+                .archive
+                .as_ref()
+                .map_or_else(String::new, |name| format!(" --archive {name}")),
             archived: !args.no_archive,
         }
     }
@@ -47,8 +53,8 @@ impl Run {
         if self.archived {
             let id = &self.id;
             format!(
-                "archived {archived} in {} as run {id} (undo: {undo}--restore {id})",
-                self.namespace
+                "archived {archived} in {} as run {id} (undo: {undo}--restore {id}{})",
+                self.namespace, self.named_archive
             )
         } else {
             "not archived (--no-archive): no undo".to_owned()
