@@ -18,19 +18,20 @@
 //! document of its group is deleted, so a re-run that finds part of a group gone still has
 //! the merge of the whole group to repeat.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::try_join;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawDocumentBuf};
-use mongodb::options::DeleteOptions;
+use mongodb::options::{Collation, DeleteOptions};
 use mongodb::Collection;
 
 use super::archive::{id_key, Archived};
 use super::keep::Strategy;
-use super::plan::Plan;
+use super::plan::{Delete, Plan, Planned};
+use super::report::{SkipReason, Skipped};
 use super::resolve::{Action, ResolveDuplicates};
 use super::step_down;
 use super::update;
@@ -73,6 +74,18 @@ impl<'a> ResolveDuplicates<'a> {
             let (mut pending, mut pending_ids) = (Vec::new(), 0);
             let mut ready = None;
             while let Some(group) = groups.try_next().await? {
+                if !self.null_keys && group.key.values().all(|v| *v == Bson::Null) {
+                    // Reported once, though each pass meets it again.
+                    if report.null_key_groups() == 0 {
+                        report.skipped.push(Skipped {
+                            key: group.key,
+                            count: group.count,
+                            survivor: None,
+                            reason: SkipReason::NullKey,
+                        });
+                    }
+                    continue;
+                }
                 if !group.is_complete() {
                     if whole_groups {
                         return Err(DedupeError::GroupTooLarge {
@@ -124,12 +137,13 @@ impl<'a> ResolveDuplicates<'a> {
         }
     }
 
-    /// Whether a group's documents must be read: to archive them, merge or re-key them, or
-    /// let the caller compare them.
+    /// Whether a group's documents must be read: to archive them, merge or re-key them, let
+    /// the caller compare them, or learn each one's own key under a collation.
     fn reads_documents(&self) -> bool {
         self.archive.is_some()
             || !matches!(self.action, Action::Delete)
             || matches!(self.keep.inner, Strategy::Prefer(_))
+            || self.collated()
     }
 
     /// Plans and writes the batch `ready` while the next batch's documents are read: the
@@ -208,6 +222,7 @@ impl<'a> ResolveDuplicates<'a> {
         } = fetched;
         let reads = self.reads_documents();
         let mut plan = Plan::default();
+        let skipped_before = plan.skipped.len();
         for group in groups {
             let resolution = if reads {
                 self.plan_documents(group, &current, &archived, &mut plan)
@@ -232,13 +247,14 @@ impl<'a> ResolveDuplicates<'a> {
             }
             self.report(progress);
         }
+        report.skipped.extend(plan.skipped.drain(skipped_before..));
         Ok(plan)
     }
 
     /// The `_id`s whose documents a batch reads: for a plain delete with the survivor
-    /// known, only the others.
+    /// known and no collation, only the others.
     fn wanted(&self, groups: &[DuplicateGroup]) -> Vec<Bson> {
-        let skip_survivor = matches!(self.action, Action::Delete);
+        let skip_survivor = !self.reads_survivor();
         groups
             .iter()
             .flat_map(|g| {
@@ -250,7 +266,8 @@ impl<'a> ResolveDuplicates<'a> {
             .collect()
     }
 
-    /// Archive, then updates, then deletes.
+    /// Archive, then merged survivors, then, chunk by chunk, a check of the chunk's
+    /// survivors and the re-keys or deletes of the groups whose survivor passed.
     async fn write(
         &mut self,
         plan: Plan,
@@ -259,9 +276,12 @@ impl<'a> ResolveDuplicates<'a> {
     ) -> Result<(), DedupeError> {
         let Plan {
             entries,
-            updates,
+            merges,
+            rekeys,
             deletes,
             guards,
+            groups,
+            ..
         } = plan;
         if let Some(archive) = &self.archive {
             if !entries.is_empty() {
@@ -274,45 +294,33 @@ impl<'a> ResolveDuplicates<'a> {
                 pause(self.throttle).await;
             }
         }
-        if !updates.is_empty() {
-            let faults = &mut self.faults;
-            let updated = update::update(&self.collection, updates, self.batch_size, || {
-                faults.before_write()
-            })
-            .await?;
-            if let Some((_, code, message)) = updated.refused.into_iter().next() {
-                return Err(DedupeError::Refused {
-                    operation: "update",
-                    code,
-                    message,
-                });
-            }
-            report.changed += updated.matched;
-            progress.changed = report.changed;
-            self.report(progress);
-            pause(self.throttle).await;
+        self.update(merges, report, progress).await?;
+        let mut skipped = vec![false; groups.len()];
+        for chunk in rekeys.chunks(self.batch_size) {
+            let asked = chunk.iter().map(|(_, g)| *g);
+            confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
+            let statements = chunk
+                .iter()
+                .filter(|(_, g)| !skipped[*g])
+                .map(|(statement, _)| statement.clone())
+                .collect();
+            self.update(statements, report, progress).await?;
         }
         for chunk in deletes.chunks(self.batch_size) {
-            let ids: Vec<Bson> = chunk.iter().map(|(id, _)| id.clone()).collect();
-            let mut used: Vec<usize> = chunk.iter().map(|(_, g)| *g).collect();
-            used.dedup();
-            // A document deleted still has the key of a group of this chunk, whose survivor
-            // the run keeps.
-            let keys = self.index.keys_filter(used.iter().map(|&g| &guards[g]));
-            let mut conditions = vec![Bson::from(doc! { "_id": { "$in": ids } }), keys.into()];
-            if let Some(filter) = self.index.partial_filter() {
-                conditions.push(filter.clone().into());
+            let asked = chunk.iter().map(|d| d.group);
+            confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
+            let chunk: Vec<&Delete> = chunk.iter().filter(|d| !skipped[d.group]).collect();
+            if chunk.is_empty() {
+                continue;
             }
+            let filter = self.delete_filter(&chunk, &guards);
             self.faults.before_write()?;
-            let filter = doc! { "$and": conditions };
-            let options = DeleteOptions::builder()
-                .collation(self.index.collation().cloned())
-                .build();
+            let options = DeleteOptions::builder().collation(simple()).build();
             // A multi-document delete is not a retryable write: across an election it fails
             // (or its write concern does) after the primary may have applied it. The batch is
-            // keyed by `_id` and guarded by the group key, so sending it again is safe. What an
-            // earlier attempt deleted is not in the retry's `deleted_count`, so a retried batch
-            // that succeeds counts every document it names.
+            // keyed by `_id` and guarded by each document's key, so sending it again is safe.
+            // What an earlier attempt deleted is not in the retry's `deleted_count`, so a
+            // retried batch that succeeds counts every document it names.
             let mut attempts = 0;
             let result = loop {
                 attempts += 1;
@@ -339,6 +347,139 @@ impl<'a> ResolveDuplicates<'a> {
         }
         Ok(())
     }
+
+    /// Sends `update` statements (merged survivors, re-keys); a refused one stops the run.
+    async fn update(
+        &mut self,
+        statements: Vec<Document>,
+        report: &mut Report,
+        progress: &mut Progress,
+    ) -> Result<(), DedupeError> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let faults = &mut self.faults;
+        let updated = update::update(&self.collection, statements, self.batch_size, || {
+            faults.before_write()
+        })
+        .await?;
+        if let Some((_, code, message)) = updated.refused.into_iter().next() {
+            return Err(DedupeError::Refused {
+                operation: "update",
+                code,
+                message,
+            });
+        }
+        report.changed += updated.matched;
+        progress.changed = report.changed;
+        self.report(progress);
+        pause(self.throttle).await;
+        Ok(())
+    }
+
+    /// `{ _id: { $in: <all> }, $or: [{ _id: { $in: <those read with key k> }, <k> }, ...] }`
+    /// and the partial filter: each document is deleted only while it holds the key it was
+    /// read with.
+    fn delete_filter(&self, chunk: &[&Delete], guards: &[Document]) -> Document {
+        let mut branches: Vec<Bson> = Vec::new();
+        let mut start = 0;
+        while start < chunk.len() {
+            let guard = chunk[start].guard;
+            let end = chunk[start..]
+                .iter()
+                .position(|d| d.guard != guard)
+                .map_or(chunk.len(), |n| start + n);
+            let ids: Vec<Bson> = chunk[start..end].iter().map(|d| d.id.clone()).collect();
+            let mut branch = doc! { "_id": { "$in": ids } };
+            branch.extend(self.index.key_filter(&guards[guard]));
+            branches.push(branch.into());
+            start = end;
+        }
+        let all: Vec<Bson> = chunk.iter().map(|d| d.id.clone()).collect();
+        let mut filter = doc! { "_id": { "$in": all }, "$or": branches };
+        if let Some(partial) = self.index.partial_filter() {
+            filter.insert("$and", vec![Bson::from(partial.clone())]);
+        }
+        filter
+    }
+}
+
+/// Re-reads, in one query, the survivors of the groups `wanted` not skipped yet, each
+/// matched only while it holds what its group needs ([`Planned::check`]); marks the
+/// groups whose survivor did not come back as skipped, and reports them.
+async fn confirm(
+    collection: &Collection<Document>,
+    groups: &[Planned],
+    wanted: impl Iterator<Item = usize>,
+    skipped: &mut [bool],
+    report: &mut Report,
+) -> Result<(), DedupeError> {
+    let mut asked: Vec<usize> = wanted.filter(|&g| !skipped[g]).collect();
+    asked.sort_unstable();
+    asked.dedup();
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Bson> = asked.iter().map(|&g| groups[g].survivor.clone()).collect();
+    let checks: Vec<Bson> = asked
+        .iter()
+        .map(|&g| groups[g].check.clone().into())
+        .collect();
+    // The `_id`s up front let the server look the survivors up by `_id`, then test each
+    // against the checks.
+    let filter = doc! { "_id": { "$in": ids }, "$or": checks };
+    let mut attempts = 0;
+    let found = loop {
+        attempts += 1;
+        match survivors(collection, filter.clone(), asked.len()).await {
+            Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
+                tokio::time::sleep(step_down::PAUSE).await;
+            }
+            other => break other.map_err(DedupeError::driver("find"))?,
+        }
+    };
+    for g in asked {
+        let group = &groups[g];
+        if !found.contains(&id_key(&group.survivor)) {
+            skipped[g] = true;
+            report.groups = report.groups.saturating_sub(1);
+            report.skipped.push(Skipped {
+                key: group.key.clone(),
+                count: group.count,
+                survivor: Some(group.survivor.clone()),
+                reason: SkipReason::SurvivorChanged,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The `_id`s (by [`id_key`]) of the documents `filter` matches under the simple
+/// collation.
+async fn survivors(
+    collection: &Collection<Document>,
+    filter: Document,
+    expected: usize,
+) -> mongodb::error::Result<HashSet<Vec<u8>>> {
+    let mut cursor = collection
+        .find(filter)
+        .projection(doc! { "_id": 1 })
+        .collation(simple())
+        .batch_size(u32::try_from(expected.max(1)).unwrap_or(u32::MAX))
+        .await?;
+    let mut found = HashSet::new();
+    while let Some(doc) = cursor.try_next().await? {
+        if let Some(id) = doc.get("_id") {
+            found.insert(id_key(id));
+        }
+    }
+    Ok(found)
+}
+
+/// The simple collation: `_id`s and keys compare byte for byte, whatever the index's or the
+/// collection's default collation.
+fn simple() -> Collation {
+    Collation::builder().locale("simple").build()
 }
 
 /// Waits after a write, when the caller asked for a throttle.
@@ -358,6 +499,7 @@ async fn read(
     let mut cursor = collection
         .clone_with_type::<RawDocumentBuf>()
         .find(doc! { "_id": { "$in": ids } })
+        .collation(simple())
         .sort(doc! { "_id": 1 })
         .batch_size(u32::try_from(batch_size).unwrap_or(u32::MAX))
         .await

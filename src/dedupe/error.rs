@@ -120,6 +120,15 @@ pub enum DedupeError {
         reason: &'static str,
     },
 
+    /// A merge changed a top-level field whose name holds a dot or starts with `$`, which
+    /// an update (`$set`/`$unset`) reads as a path or an operator; nothing of that batch was
+    /// written.
+    #[error("a merge cannot change the field {field:?}: its name is not a plain field name")]
+    MergeField {
+        /// The field's name.
+        field: String,
+    },
+
     /// The server refused one write of a resolution or a restore (its message, which may
     /// show key values, is only in `Debug`).
     #[error("the server refused a {operation} with code {code}")]

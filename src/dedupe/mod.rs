@@ -63,6 +63,7 @@ mod error;
 mod find;
 mod import;
 mod keep;
+mod merged;
 mod pipeline;
 mod plan;
 mod report;
@@ -85,7 +86,7 @@ pub use import::{
     RowConflict,
 };
 pub use keep::Keep;
-pub use report::{Removal, Report, Resolution};
+pub use report::{Removal, Report, Resolution, SkipReason, Skipped};
 pub use resolve::{
     merge_duplicates, rekey_duplicates, remove_duplicates, RemoveDuplicates, ResolveDuplicates,
 };

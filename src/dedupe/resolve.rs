@@ -176,6 +176,7 @@ pub struct ResolveDuplicates<'a> {
     pub(crate) on_progress: Option<OnProgress<'a>>,
     pub(crate) on_group: Option<OnGroup<'a>>,
     pub(crate) faults: Faults,
+    pub(crate) null_keys: bool,
 }
 
 /// The builder's former name.
@@ -209,6 +210,7 @@ impl<'a> ResolveDuplicates<'a> {
             on_progress: None,
             on_group: None,
             faults: Faults::default(),
+            null_keys: false,
         }
     }
 
@@ -229,6 +231,31 @@ impl<'a> ResolveDuplicates<'a> {
     /// ```
     pub fn archive(mut self, archive: Archive) -> Self {
         self.archive = Some(archive);
+        self
+    }
+
+    /// Resolves the group whose every key field is null or missing too (default `false`:
+    /// it is left alone and reported in [`Report::skipped`], as
+    /// [`SkipReason::NullKey`](super::SkipReason::NullKey)).
+    ///
+    /// Documents without a key usually lack the value rather than share it: five contacts
+    /// without an email are five people. A sparse unique index
+    /// ([`UniqueIndex::with_sparse`]) or a partial one (`{ email: { $exists: true } }`)
+    /// leaves them out and needs no cleanup of them; ask for them here only when they are
+    /// true duplicates.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use dupkey::dedupe::{remove_duplicates, Keep, UniqueIndex};
+    /// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+    /// # let index = UniqueIndex::new(["email"]);
+    /// remove_duplicates(&users, &index, Keep::oldest()).null_keys(true).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn null_keys(mut self, resolve: bool) -> Self {
+        self.null_keys = resolve;
         self
     }
 

@@ -107,7 +107,7 @@ impl RolloutProgress {
 /// );
 /// # }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rollout {
     pub(super) index: String,
     pub(super) started_from: IndexState,
