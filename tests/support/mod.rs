@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod writer;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
