@@ -262,3 +262,29 @@ async fn a_document_whose_key_changed_since_it_was_read_is_not_deleted() {
     assert_eq!(ids(&coll).await, [1, 3].into());
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_key_held_by_200_000_documents_is_resolved_with_a_bounded_id_list() {
+    let db = database("dedupe_200k").await;
+    let coll = db.collection::<Document>("c");
+    let mut docs: Vec<Document> = (0..200_000)
+        .map(|i| doc! { "_id": i, "k": "one" })
+        .collect();
+    docs.push(doc! { "_id": 200_000, "k": "two" });
+    docs.push(doc! { "_id": 200_001, "k": "two" });
+    insert(&coll, docs).await;
+    let index = UniqueIndex::new(["k"]);
+    let limit = 25_000;
+    let mut largest = 0;
+    let done = remove_duplicates(&coll, &index, Keep::oldest())
+        .max_ids_per_group(limit)
+        .on_group(|r| largest = largest.max(r.removed().len()))
+        .await
+        .unwrap();
+    // The server listed at most `limit` ids per group and pass, so the run took passes.
+    assert!(largest <= limit, "{largest}");
+    assert!(done.passes() >= 8, "{}", done.passes());
+    assert_eq!(done.removed(), 200_000);
+    assert_eq!(ids(&coll).await, [0, 200_000].into());
+    db.drop().await.unwrap();
+}
