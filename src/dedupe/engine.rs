@@ -7,18 +7,63 @@
 //!    them: the archived version is the original;
 //! 2. pick each survivor, plan each change from the originals (or repeat the change the
 //!    archive recorded);
-//! 3. archive what is not archived yet, then update (merged survivors, re-keyed others),
-//!    then delete; meanwhile the next batch's documents are read (step 1 of the next batch),
-//!    so a run costs about its writes alone.
+//! 3. archive what is not archived yet, then update the merged survivors, then, per chunk
+//!    of `batch_size` re-keys or deletes: check the chunk's survivors (one `find`), and
+//!    re-key or delete the others of the groups whose survivor passed. Meanwhile the next
+//!    batch's documents are read (step 1 of the next batch), so a run costs about its
+//!    writes alone.
 //!
-//! Documents stay as the server's bytes: the archive copies them, and only a merge, a re-key
-//! or a survivor by content parses them.
+//! Documents stay as the server's bytes: the archive copies them, and only a merge, a re-key,
+//! a survivor by content or a collated key parses them.
 //!
-//! A merged survivor is archived with its replacement and replaced before any other
-//! document of its group is deleted, so a re-run that finds part of a group gone still has
-//! the merge of the whole group to repeat.
+//! # Invariants
+//!
+//! Each has its own test against a real server (named here).
+//!
+//! 1. **A survivor is never deleted or changed except by its own planned update.** Deletes
+//!    and updates name `_id`s and run under the simple collation, whatever the index's or
+//!    the collection's, so `{ _id: { $in: [...] } }` never matches a survivor whose `_id`
+//!    differs only in case (`dedupe_exact::string_ids_that_differ_only_in_case_keep_the_survivor`).
+//! 2. **A document is deleted or re-keyed only while it holds the key it was read with**,
+//!    exactly: under a collation each document's own key is read and required (a change of
+//!    spelling is a change), without one the group's key, by `$eq`
+//!    (`dedupe_remove::a_document_whose_key_changed_since_it_was_read_is_not_deleted`,
+//!    `dedupe_exact::a_document_whose_key_changed_only_in_case_since_it_was_read_is_not_deleted`).
+//! 3. **A group is resolved only while its survivor exists and holds the key** (and, in a
+//!    merge, the merged values): right before a chunk's re-keys or deletes, one `find`
+//!    re-reads the chunk's survivors, each matched only in that state (`Planned::check`);
+//!    a group whose survivor does not come back is skipped and reported in
+//!    [`Report::skipped`] as [`SkipReason::SurvivorChanged`], none of its documents deleted
+//!    or re-keyed (`dedupe_writers::a_survivor_deleted_mid_run_leaves_its_group_alone_and_is_reported`,
+//!    `dedupe_writers::a_survivor_re_keyed_mid_run_leaves_its_group_alone_and_is_reported`).
+//!    The `update` reply counts only a batch's total, so a merge update that matched
+//!    nothing is caught by the same check: the survivor then lacks the merged values.
+//! 4. **A merge changes only the fields it adds, changes or removes**: `$set`/`$unset` of
+//!    those fields, guarded by their values as read, never a replacement; a concurrent write
+//!    to another field stays, one to a merged field makes the update match nothing and the
+//!    group be skipped (`dedupe_writers::a_merge_keeps_a_concurrent_write_to_another_field_of_the_survivor`,
+//!    `dedupe_writers::a_merge_whose_fields_another_writer_changed_skips_the_group`). The
+//!    survivor's archive entry records that update document as its change.
+//! 5. **Groups whose every key field is null or missing are left alone** and reported
+//!    ([`SkipReason::NullKey`], [`Report::null_key_groups`]) unless
+//!    [`null_keys`](ResolveDuplicates::null_keys) asks for them: a sparse or partial index is
+//!    the usual answer for them (`dedupe_exact::null_key_groups_are_left_alone_and_reported_unless_asked_for`).
+//! 6. **Bounded memory on any group size**: the server lists at most `max_ids_per_group`
+//!    `_id`s per group (`$firstN`, see `pipeline.rs`), and a larger group is finished over
+//!    passes (`dedupe_remove::a_key_held_by_200_000_documents_is_resolved_with_a_bounded_id_list`).
+//!
+//! **The residual window.** Between a chunk's check and its delete (one round trip), another
+//! writer can still delete or re-key a survivor just checked; the server offers no
+//! multi-document condition outside a transaction. The chunk's others are then deleted
+//! although the key has no survivor: with an archive, [`restore`](super::restore) brings them
+//! back. The window is one delete command long per chunk, not a run long.
+//!
+//! A merged survivor is archived with its update and updated before any other document of
+//! its group is deleted, so a re-run that finds part of a group gone still has the merge of
+//! the whole group to repeat; an update already applied matches its own values, so the
+//! check passes on a re-run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -29,8 +74,9 @@ use mongodb::options::{Collation, DeleteOptions};
 use mongodb::Collection;
 
 use super::archive::{id_key, Archived};
+use super::check;
 use super::keep::Strategy;
-use super::plan::{Delete, Plan, Planned};
+use super::plan::{Delete, Plan};
 use super::report::{SkipReason, Skipped};
 use super::resolve::{Action, ResolveDuplicates};
 use super::step_down;
@@ -298,7 +344,7 @@ impl<'a> ResolveDuplicates<'a> {
         let mut skipped = vec![false; groups.len()];
         for chunk in rekeys.chunks(self.batch_size) {
             let asked = chunk.iter().map(|(_, g)| *g);
-            confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
+            check::confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
             let statements = chunk
                 .iter()
                 .filter(|(_, g)| !skipped[*g])
@@ -308,7 +354,7 @@ impl<'a> ResolveDuplicates<'a> {
         }
         for chunk in deletes.chunks(self.batch_size) {
             let asked = chunk.iter().map(|d| d.group);
-            confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
+            check::confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
             let chunk: Vec<&Delete> = chunk.iter().filter(|d| !skipped[d.group]).collect();
             if chunk.is_empty() {
                 continue;
@@ -404,81 +450,9 @@ impl<'a> ResolveDuplicates<'a> {
     }
 }
 
-/// Re-reads, in one query, the survivors of the groups `wanted` not skipped yet, each
-/// matched only while it holds what its group needs ([`Planned::check`]); marks the
-/// groups whose survivor did not come back as skipped, and reports them.
-async fn confirm(
-    collection: &Collection<Document>,
-    groups: &[Planned],
-    wanted: impl Iterator<Item = usize>,
-    skipped: &mut [bool],
-    report: &mut Report,
-) -> Result<(), DedupeError> {
-    let mut asked: Vec<usize> = wanted.filter(|&g| !skipped[g]).collect();
-    asked.sort_unstable();
-    asked.dedup();
-    if asked.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Bson> = asked.iter().map(|&g| groups[g].survivor.clone()).collect();
-    let checks: Vec<Bson> = asked
-        .iter()
-        .map(|&g| groups[g].check.clone().into())
-        .collect();
-    // The `_id`s up front let the server look the survivors up by `_id`, then test each
-    // against the checks.
-    let filter = doc! { "_id": { "$in": ids }, "$or": checks };
-    let mut attempts = 0;
-    let found = loop {
-        attempts += 1;
-        match survivors(collection, filter.clone(), asked.len()).await {
-            Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
-                tokio::time::sleep(step_down::PAUSE).await;
-            }
-            other => break other.map_err(DedupeError::driver("find"))?,
-        }
-    };
-    for g in asked {
-        let group = &groups[g];
-        if !found.contains(&id_key(&group.survivor)) {
-            skipped[g] = true;
-            report.groups = report.groups.saturating_sub(1);
-            report.skipped.push(Skipped {
-                key: group.key.clone(),
-                count: group.count,
-                survivor: Some(group.survivor.clone()),
-                reason: SkipReason::SurvivorChanged,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The `_id`s (by [`id_key`]) of the documents `filter` matches under the simple
-/// collation.
-async fn survivors(
-    collection: &Collection<Document>,
-    filter: Document,
-    expected: usize,
-) -> mongodb::error::Result<HashSet<Vec<u8>>> {
-    let mut cursor = collection
-        .find(filter)
-        .projection(doc! { "_id": 1 })
-        .collation(simple())
-        .batch_size(u32::try_from(expected.max(1)).unwrap_or(u32::MAX))
-        .await?;
-    let mut found = HashSet::new();
-    while let Some(doc) = cursor.try_next().await? {
-        if let Some(id) = doc.get("_id") {
-            found.insert(id_key(id));
-        }
-    }
-    Ok(found)
-}
-
 /// The simple collation: `_id`s and keys compare byte for byte, whatever the index's or the
 /// collection's default collation.
-fn simple() -> Collation {
+pub(super) fn simple() -> Collation {
     Collation::builder().locale("simple").build()
 }
 

@@ -1,0 +1,86 @@
+//! The check before a chunk's re-keys or deletes: are the chunk's survivors still there,
+//! holding what their groups need? See invariant 3 in `engine.rs`.
+
+use std::collections::HashSet;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::Collection;
+
+use super::archive::id_key;
+use super::engine::simple;
+use super::plan::Planned;
+use super::report::{SkipReason, Skipped};
+use super::{step_down, DedupeError, Report};
+
+/// Re-reads, in one query, the survivors of the groups `wanted` not skipped yet, each
+/// matched only while it holds what its group needs ([`Planned::check`]); marks the
+/// groups whose survivor did not come back as skipped, and reports them.
+pub(super) async fn confirm(
+    collection: &Collection<Document>,
+    groups: &[Planned],
+    wanted: impl Iterator<Item = usize>,
+    skipped: &mut [bool],
+    report: &mut Report,
+) -> Result<(), DedupeError> {
+    let mut asked: Vec<usize> = wanted.filter(|&g| !skipped[g]).collect();
+    asked.sort_unstable();
+    asked.dedup();
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Bson> = asked.iter().map(|&g| groups[g].survivor.clone()).collect();
+    let checks: Vec<Bson> = asked
+        .iter()
+        .map(|&g| groups[g].check.clone().into())
+        .collect();
+    // The `_id`s up front let the server look the survivors up by `_id`, then test each
+    // against the checks.
+    let filter = doc! { "_id": { "$in": ids }, "$or": checks };
+    let mut attempts = 0;
+    let found = loop {
+        attempts += 1;
+        match survivors(collection, filter.clone(), asked.len()).await {
+            Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
+                tokio::time::sleep(step_down::PAUSE).await;
+            }
+            other => break other.map_err(DedupeError::driver("find"))?,
+        }
+    };
+    for g in asked {
+        let group = &groups[g];
+        if !found.contains(&id_key(&group.survivor)) {
+            skipped[g] = true;
+            report.groups = report.groups.saturating_sub(1);
+            report.skipped.push(Skipped {
+                key: group.key.clone(),
+                count: group.count,
+                survivor: Some(group.survivor.clone()),
+                reason: SkipReason::SurvivorChanged,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The `_id`s (by [`id_key`]) of the documents `filter` matches under the simple
+/// collation.
+async fn survivors(
+    collection: &Collection<Document>,
+    filter: Document,
+    expected: usize,
+) -> mongodb::error::Result<HashSet<Vec<u8>>> {
+    let mut cursor = collection
+        .find(filter)
+        .projection(doc! { "_id": 1 })
+        .collation(simple())
+        .batch_size(u32::try_from(expected.max(1)).unwrap_or(u32::MAX))
+        .await?;
+    let mut found = HashSet::new();
+    while let Some(doc) = cursor.try_next().await? {
+        if let Some(id) = doc.get("_id") {
+            found.insert(id_key(id));
+        }
+    }
+    Ok(found)
+}
