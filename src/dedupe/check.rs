@@ -13,6 +13,15 @@ use super::plan::Planned;
 use super::report::{SkipReason, Skipped};
 use super::{step_down, DedupeError, Report};
 
+/// `{ _id: { $in: [...] }, $nor: [{ $nor: [<a>, <b>, ...] }] }`: the documents looked up by
+/// `_id` that match one of the conditions. The double negation is an `$or` the query
+/// planner leaves alone: a plain `$or` of conditions on `_id` makes it plan each branch
+/// apart, which costs more than the lookups (three times the delete's own time, measured
+/// with 100 branches).
+pub(super) fn any_of(ids: Vec<Bson>, conditions: Vec<Bson>) -> Document {
+    doc! { "_id": { "$in": ids }, "$nor": [{ "$nor": conditions }] }
+}
+
 /// Re-reads, in one query, the survivors of the groups `wanted` not skipped yet, each
 /// matched only while it holds what its group needs ([`Planned::check`]); marks the
 /// groups whose survivor did not come back as skipped, and reports them.
@@ -34,9 +43,7 @@ pub(super) async fn confirm(
         .iter()
         .map(|&g| groups[g].check.clone().into())
         .collect();
-    // The `_id`s up front let the server look the survivors up by `_id`, then test each
-    // against the checks.
-    let filter = doc! { "_id": { "$in": ids }, "$or": checks };
+    let filter = any_of(ids, checks);
     let mut attempts = 0;
     let found = loop {
         attempts += 1;
@@ -74,7 +81,8 @@ async fn survivors(
         .find(filter)
         .projection(doc! { "_id": 1 })
         .collation(simple())
-        .batch_size(u32::try_from(expected.max(1)).unwrap_or(u32::MAX))
+        // One more than can come back, so the first reply closes the cursor.
+        .batch_size(u32::try_from(expected + 1).unwrap_or(u32::MAX))
         .await?;
     let mut found = HashSet::new();
     while let Some(doc) = cursor.try_next().await? {

@@ -363,10 +363,10 @@ impl<'a> ResolveDuplicates<'a> {
             self.faults.before_write()?;
             let options = DeleteOptions::builder().collation(simple()).build();
             // A multi-document delete is not a retryable write: across an election it fails
-            // (or its write concern does) after the primary may have applied it. The batch is
-            // keyed by `_id` and guarded by each document's key, so sending it again is safe.
-            // What an earlier attempt deleted is not in the retry's `deleted_count`, so a
-            // retried batch that succeeds counts every document it names.
+            // (or its write concern does) after the primary may have applied it. The chunk
+            // is keyed by `_id`s and guarded by each document's key as read, so sending it
+            // again is safe. What an earlier attempt deleted is not in the retry's
+            // `deleted_count`, so a retried chunk that succeeds counts every document it names.
             let mut attempts = 0;
             let result = loop {
                 attempts += 1;
@@ -423,9 +423,9 @@ impl<'a> ResolveDuplicates<'a> {
         Ok(())
     }
 
-    /// `{ _id: { $in: <all> }, $or: [{ _id: { $in: <those read with key k> }, <k> }, ...] }`
-    /// and the partial filter: each document is deleted only while it holds the key it was
-    /// read with.
+    /// The chunk's `_id`s, each document required to hold the key it was read with:
+    /// [`check::any_of`] of `{ _id: { $in: <those read with key k> }, <k by $eq> }` per key,
+    /// and the partial filter.
     fn delete_filter(&self, chunk: &[&Delete], guards: &[Document]) -> Document {
         let mut branches: Vec<Bson> = Vec::new();
         let mut start = 0;
@@ -442,7 +442,7 @@ impl<'a> ResolveDuplicates<'a> {
             start = end;
         }
         let all: Vec<Bson> = chunk.iter().map(|d| d.id.clone()).collect();
-        let mut filter = doc! { "_id": { "$in": all }, "$or": branches };
+        let mut filter = check::any_of(all, branches);
         if let Some(partial) = self.index.partial_filter() {
             filter.insert("$and", vec![Bson::from(partial.clone())]);
         }

@@ -47,7 +47,7 @@ pub(super) struct Planned {
     pub(super) count: u64,
     pub(super) survivor: Bson,
     /// Matches the survivor only while it holds the key it was read with (and, in a merge,
-    /// the merged values).
+    /// the merged values), and the partial filter.
     pub(super) check: Document,
 }
 
