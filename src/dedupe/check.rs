@@ -22,21 +22,24 @@ pub(super) fn any_of(ids: Vec<Bson>, conditions: Vec<Bson>) -> Document {
     doc! { "_id": { "$in": ids }, "$nor": [{ "$nor": conditions }] }
 }
 
-/// Re-reads, in one query, the survivors of the groups `wanted` not skipped yet, each
-/// matched only while it holds what its group needs ([`Planned::check`]); marks the
-/// groups whose survivor did not come back as skipped, and reports them.
-pub(super) async fn confirm(
-    collection: &Collection<Document>,
-    groups: &[Planned],
-    wanted: impl Iterator<Item = usize>,
-    skipped: &mut [bool],
-    report: &mut Report,
-) -> Result<(), DedupeError> {
-    let mut asked: Vec<usize> = wanted.filter(|&g| !skipped[g]).collect();
+/// The groups of `asked` (indexes in `groups`) not yet in `skipped`, each once.
+pub(super) fn unskipped(asked: impl Iterator<Item = usize>, skipped: &[bool]) -> Vec<usize> {
+    let mut asked: Vec<usize> = asked.filter(|&g| !skipped[g]).collect();
     asked.sort_unstable();
     asked.dedup();
+    asked
+}
+
+/// Re-reads, in one query, the survivors of the groups `asked`, each matched only while it
+/// holds what its group needs ([`Planned::check`]); returns the groups whose survivor did
+/// not come back.
+pub(super) async fn failed(
+    collection: &Collection<Document>,
+    groups: &[Planned],
+    asked: Vec<usize>,
+) -> Result<Vec<usize>, DedupeError> {
     if asked.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Bson> = asked.iter().map(|&g| groups[g].survivor.clone()).collect();
     let checks: Vec<Bson> = asked
@@ -54,20 +57,32 @@ pub(super) async fn confirm(
             other => break other.map_err(DedupeError::driver("find"))?,
         }
     };
-    for g in asked {
-        let group = &groups[g];
-        if !found.contains(&id_key(&group.survivor)) {
-            skipped[g] = true;
-            report.groups = report.groups.saturating_sub(1);
-            report.skipped.push(Skipped {
-                key: group.key.clone(),
-                count: group.count,
-                survivor: Some(group.survivor.clone()),
-                reason: SkipReason::SurvivorChanged,
-            });
+    Ok(asked
+        .into_iter()
+        .filter(|&g| !found.contains(&id_key(&groups[g].survivor)))
+        .collect())
+}
+
+/// Marks the `failed` groups skipped, and reports them.
+pub(super) fn skip(
+    groups: &[Planned],
+    failed: Vec<usize>,
+    skipped: &mut [bool],
+    report: &mut Report,
+) {
+    for g in failed {
+        if std::mem::replace(&mut skipped[g], true) {
+            continue;
         }
+        let group = &groups[g];
+        report.groups = report.groups.saturating_sub(1);
+        report.skipped.push(Skipped {
+            key: group.key.clone(),
+            count: group.count,
+            survivor: Some(group.survivor.clone()),
+            reason: SkipReason::SurvivorChanged,
+        });
     }
-    Ok(())
 }
 
 /// The `_id`s (by [`id_key`]) of the documents `filter` matches under the simple

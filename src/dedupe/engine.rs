@@ -8,10 +8,10 @@
 //! 2. pick each survivor, plan each change from the originals (or repeat the change the
 //!    archive recorded);
 //! 3. archive what is not archived yet, then update the merged survivors, then, per chunk
-//!    of `batch_size` re-keys or deletes: check the chunk's survivors (one `find`), and
-//!    re-key or delete the others of the groups whose survivor passed. Meanwhile the next
-//!    batch's documents are read (step 1 of the next batch), so a run costs about its
-//!    writes alone.
+//!    of `batch_size` re-keys or deletes: check the chunk's survivors (one `find`, sent
+//!    beside the previous chunk's delete), and re-key or delete the others of the groups
+//!    whose survivor passed. Meanwhile the next batch's documents are read (step 1 of the
+//!    next batch), so a run costs about its writes alone.
 //!
 //! Documents stay as the server's bytes: the archive copies them, and only a merge, a re-key,
 //! a survivor by content or a collated key parses them.
@@ -26,8 +26,10 @@
 //!    differs only in case (`dedupe_exact::string_ids_that_differ_only_in_case_keep_the_survivor`).
 //! 2. **A document is deleted or re-keyed only while it holds the key it was read with**,
 //!    exactly: under a collation each document's own key is read and required (a change of
-//!    spelling is a change), without one the group's key, by `$eq`
+//!    spelling is a change), without one the group's key, by `$eq`; each `_id` is paired
+//!    with its own key, so a document moved to another group's key of the same chunk stays
 //!    (`dedupe_remove::a_document_whose_key_changed_since_it_was_read_is_not_deleted`,
+//!    `dedupe_remove::a_document_moved_to_another_groups_key_of_the_same_batch_is_not_deleted`,
 //!    `dedupe_exact::a_document_whose_key_changed_only_in_case_since_it_was_read_is_not_deleted`).
 //! 3. **A group is resolved only while its survivor exists and holds the key** (and, in a
 //!    merge, the merged values): right before a chunk's re-keys or deletes, one `find`
@@ -52,11 +54,12 @@
 //!    `_id`s per group (`$firstN`, see `pipeline.rs`), and a larger group is finished over
 //!    passes (`dedupe_remove::a_key_held_by_200_000_documents_is_resolved_with_a_bounded_id_list`).
 //!
-//! **The residual window.** Between a chunk's check and its delete (one round trip), another
-//! writer can still delete or re-key a survivor just checked; the server offers no
-//! multi-document condition outside a transaction. The chunk's others are then deleted
-//! although the key has no survivor: with an archive, [`restore`](super::restore) brings them
-//! back. The window is one delete command long per chunk, not a run long.
+//! **The residual window.** Between a chunk's check and its delete (about one delete command:
+//! the check runs beside the previous chunk's delete), another writer can still delete or
+//! re-key a survivor just checked; the server offers no multi-document condition outside a
+//! transaction. The chunk's others are then deleted although the key has no survivor: with
+//! an archive, [`restore`](super::restore) brings them back. The window is one delete
+//! command long per chunk, not a run long.
 //!
 //! A merged survivor is archived with its update and updated before any other document of
 //! its group is deleted, so a re-run that finds part of a group gone still has the merge of
@@ -343,8 +346,9 @@ impl<'a> ResolveDuplicates<'a> {
         self.update(merges, report, progress).await?;
         let mut skipped = vec![false; groups.len()];
         for chunk in rekeys.chunks(self.batch_size) {
-            let asked = chunk.iter().map(|(_, g)| *g);
-            check::confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
+            let asked = check::unskipped(chunk.iter().map(|(_, g)| *g), &skipped);
+            let failed = check::failed(&self.collection, &groups, asked).await?;
+            check::skip(&groups, failed, &mut skipped, report);
             let statements = chunk
                 .iter()
                 .filter(|(_, g)| !skipped[*g])
@@ -352,41 +356,35 @@ impl<'a> ResolveDuplicates<'a> {
                 .collect();
             self.update(statements, report, progress).await?;
         }
-        for chunk in deletes.chunks(self.batch_size) {
-            let asked = chunk.iter().map(|d| d.group);
-            check::confirm(&self.collection, &groups, asked, &mut skipped, report).await?;
-            let chunk: Vec<&Delete> = chunk.iter().filter(|d| !skipped[d.group]).collect();
+        // Each chunk's check runs beside the previous chunk's delete (which leaves every
+        // survivor alone), so it costs no round trip of its own.
+        let chunks: Vec<&[Delete]> = deletes.chunks(self.batch_size).collect();
+        let asked = |i: usize, skipped: &[bool]| {
+            check::unskipped(chunks[i].iter().map(|d| d.group), skipped)
+        };
+        let mut failed = match chunks.is_empty() {
+            true => Vec::new(),
+            false => check::failed(&self.collection, &groups, asked(0, &skipped)).await?,
+        };
+        for i in 0..chunks.len() {
+            check::skip(&groups, std::mem::take(&mut failed), &mut skipped, report);
+            let chunk: Vec<&Delete> = chunks[i].iter().filter(|d| !skipped[d.group]).collect();
+            let next = (i + 1 < chunks.len()).then(|| asked(i + 1, &skipped));
+            let next = async {
+                match next {
+                    Some(asked) => check::failed(&self.collection, &groups, asked).await,
+                    None => Ok(Vec::new()),
+                }
+            };
             if chunk.is_empty() {
+                failed = next.await?;
                 continue;
             }
             let filter = self.delete_filter(&chunk, &guards);
             self.faults.before_write()?;
-            let options = DeleteOptions::builder().collation(simple()).build();
-            // A multi-document delete is not a retryable write: across an election it fails
-            // (or its write concern does) after the primary may have applied it. The chunk
-            // is keyed by `_id`s and guarded by each document's key as read, so sending it
-            // again is safe. What an earlier attempt deleted is not in the retry's
-            // `deleted_count`, so a retried chunk that succeeds counts every document it names.
-            let mut attempts = 0;
-            let result = loop {
-                attempts += 1;
-                let sent = self
-                    .collection
-                    .delete_many(filter.clone())
-                    .with_options(options.clone())
-                    .await;
-                match sent {
-                    Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
-                        tokio::time::sleep(step_down::PAUSE).await;
-                    }
-                    other => break other.map_err(DedupeError::driver("delete"))?,
-                }
-            };
-            report.removed += if attempts == 1 {
-                result.deleted_count
-            } else {
-                chunk.len() as u64
-            };
+            let (deleted, next) = try_join(delete(&self.collection, filter), next).await?;
+            failed = next;
+            report.removed += deleted.unwrap_or(chunk.len() as u64);
             progress.removed = report.removed;
             self.report(progress);
             pause(self.throttle).await;
@@ -447,6 +445,37 @@ impl<'a> ResolveDuplicates<'a> {
             filter.insert("$and", vec![Bson::from(partial.clone())]);
         }
         filter
+    }
+}
+
+/// Deletes what `filter` matches under the simple collation; the count deleted, or `None`
+/// when the command was sent again after a step-down (then what an earlier attempt deleted
+/// is not in the count).
+///
+/// A multi-document delete is not a retryable write: across an election it fails (or its
+/// write concern does) after the primary may have applied it. A chunk is keyed by `_id`s and
+/// guarded by each document's key as read, so sending it again is safe.
+async fn delete(
+    collection: &Collection<Document>,
+    filter: Document,
+) -> Result<Option<u64>, DedupeError> {
+    let options = DeleteOptions::builder().collation(simple()).build();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let sent = collection
+            .delete_many(filter.clone())
+            .with_options(options.clone())
+            .await;
+        match sent {
+            Err(err) if attempts < step_down::ATTEMPTS && step_down::is_step_down(&err) => {
+                tokio::time::sleep(step_down::PAUSE).await;
+            }
+            other => {
+                let result = other.map_err(DedupeError::driver("delete"))?;
+                return Ok((attempts == 1).then_some(result.deleted_count));
+            }
+        }
     }
 }
 
