@@ -205,6 +205,47 @@ async fn an_index_in_the_way_is_refused_before_any_write() {
 }
 
 #[tokio::test]
+async fn groups_without_the_key_are_left_alone_unless_asked_for() {
+    let client = support::client().await;
+    let db_name = support::unique_db("dedupe_cli_null");
+    let coll = client.database(&db_name).collection::<Document>("users");
+    coll.insert_many(vec![
+        doc! { "_id": 1, "email": "a@x" },
+        doc! { "_id": 2, "email": "a@x" },
+        doc! { "_id": 3 },
+        doc! { "_id": 4 },
+    ])
+    .await
+    .unwrap();
+    let uri = support::server().uri.clone();
+    let mut args = base(&uri, &db_name, "email");
+    args.extend(["--fix", "delete", "--run", "n1", "--yes"]);
+    let (status, out, err) = run(&args);
+    assert_eq!(status, 3, "{err}");
+    let tail: Vec<&str> = out.lines().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        [
+            "not building the index while groups are left",
+            "left alone: 1 groups without the key (a sparse or partial index leaves them out; --null-keys resolves them)",
+        ]
+    );
+    assert_eq!(ids(&coll).await, [1, 3, 4]);
+
+    args.extend(["--null-keys"]);
+    args.iter_mut().for_each(|a| {
+        if *a == "n1" {
+            *a = "n2";
+        }
+    });
+    let (status, out, err) = run(&args);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(out.contains("built unique index email_1"), "{out}");
+    assert_eq!(ids(&coll).await, [1, 3]);
+    client.database(&db_name).drop().await.unwrap();
+}
+
+#[tokio::test]
 async fn usage_and_input_errors() {
     let (status, _, err) = run(&["--db", "x", "--coll", "y"]);
     assert_eq!(status, 2);

@@ -262,3 +262,62 @@ async fn a_document_whose_key_changed_since_it_was_read_is_not_deleted() {
     assert_eq!(ids(&coll).await, [1, 3].into());
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_key_held_by_200_000_documents_is_resolved_with_a_bounded_id_list() {
+    let db = database("dedupe_200k").await;
+    let coll = db.collection::<Document>("c");
+    let mut docs: Vec<Document> = (0..200_000)
+        .map(|i| doc! { "_id": i, "k": "one" })
+        .collect();
+    docs.push(doc! { "_id": 200_000, "k": "two" });
+    docs.push(doc! { "_id": 200_001, "k": "two" });
+    insert(&coll, docs).await;
+    let index = UniqueIndex::new(["k"]);
+    let limit = 25_000;
+    let mut largest = 0;
+    let done = remove_duplicates(&coll, &index, Keep::oldest())
+        .max_ids_per_group(limit)
+        .on_group(|r| largest = largest.max(r.removed().len()))
+        .await
+        .unwrap();
+    // The server listed at most `limit` ids per group and pass, so the run took passes.
+    assert!(largest <= limit, "{largest}");
+    assert!(done.passes() >= 8, "{}", done.passes());
+    assert_eq!(done.removed(), 200_000);
+    assert_eq!(ids(&coll).await, [0, 200_000].into());
+    db.drop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_moved_to_another_groups_key_of_the_same_batch_is_not_deleted() {
+    let db = database("dedupe_pairing").await;
+    let coll = db.collection::<Document>("c");
+    let docs = (1..=6)
+        .map(|i| doc! { "_id": i, "k": if i <= 3 { "a" } else { "b" } })
+        .collect();
+    insert(&coll, docs).await;
+    let index = UniqueIndex::new(["k"]);
+    let db_name = db.name().to_owned();
+
+    // Both groups are deleted in one command. Between the read and the delete, document 2
+    // (read with key "a") takes key "b", the other group's: it is not the document the run
+    // read, so it stays.
+    let mut moved = false;
+    let done = remove_duplicates(&coll, &index, Keep::oldest())
+        .on_group(|_| {
+            if !std::mem::replace(&mut moved, true) {
+                support::writer::meanwhile(&db_name, |db| async move {
+                    let c = db.collection::<Document>("c");
+                    c.update_one(doc! { "_id": 2 }, doc! { "$set": { "k": "b" } })
+                        .await
+                        .unwrap();
+                });
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(done.removed(), 3);
+    assert_eq!(ids(&coll).await, [1, 2, 4].into());
+    db.drop().await.unwrap();
+}

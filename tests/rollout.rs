@@ -518,3 +518,51 @@ async fn a_disagreement_stops_the_rollout_before_anything_is_resolved() {
     assert!(spec.get("unique").is_none(), "{spec:?}");
     db.drop().await.unwrap();
 }
+
+#[tokio::test]
+async fn null_key_groups_stop_the_rollout_unless_asked_for() {
+    let db = database("rollout_null").await;
+    let users = db.collection::<Document>("users");
+    users
+        .insert_many(vec![
+            doc! { "_id": 1, "email": "ann@example.com" },
+            doc! { "_id": 2, "email": "ann@example.com" },
+            doc! { "_id": 3 },
+            doc! { "_id": 4 },
+            doc! { "_id": 5, "email": Bson::Null },
+        ])
+        .await
+        .unwrap();
+    let index = UniqueIndex::new(["email"]);
+
+    // Left alone by default: the keyed group is resolved, the keyless ones are not, and the
+    // index stays prepared (refusing new duplicates), not unique.
+    let err = rollout_unique_index(&users, &index, Keep::oldest())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DedupeError::NullKeyGroups { groups: 1 }));
+    assert_eq!(
+        err.to_string(),
+        "1 groups of documents without the key stand in the way: use a sparse or partial index, or resolve them with null_keys(true)"
+    );
+    let ids: Vec<Bson> = support::documents(&users)
+        .await
+        .iter()
+        .map(|d| d.get("_id").cloned().unwrap())
+        .collect();
+    assert_eq!(ids, [Bson::Int32(1), 3.into(), 4.into(), 5.into()]);
+    let spec = support::index_spec(&users, "email_1")
+        .await
+        .expect("email_1");
+    assert_eq!(spec.get_bool("prepareUnique").ok(), Some(true));
+    assert!(spec.get("unique").is_none());
+
+    // Asked for: resolved and converted.
+    let done = rollout_unique_index(&users, &index, Keep::oldest())
+        .null_keys(true)
+        .await
+        .unwrap();
+    assert_eq!(done.index(), "email_1");
+    assert_eq!(support::documents(&users).await.len(), 2);
+    assert!(verify(&users, &index).await.unwrap().is_verified());
+}

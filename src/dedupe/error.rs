@@ -120,6 +120,15 @@ pub enum DedupeError {
         reason: &'static str,
     },
 
+    /// A merge changed a top-level field whose name holds a dot or starts with `$`, which
+    /// an update (`$set`/`$unset`) reads as a path or an operator; nothing of that batch was
+    /// written.
+    #[error("a merge cannot change the field {field:?}: its name is not a plain field name")]
+    MergeField {
+        /// The field's name.
+        field: String,
+    },
+
     /// The server refused one write of a resolution or a restore (its message, which may
     /// show key values, is only in `Debug`).
     #[error("the server refused a {operation} with code {code}")]
@@ -177,6 +186,17 @@ pub enum DedupeError {
         /// The `createIndexes` error.
         #[source]
         source: mongodb::error::Error,
+    },
+
+    /// Groups of documents whose every key field is null or missing stand in the way of the
+    /// unique index; a rollout leaves them alone unless asked to resolve them. Nothing of
+    /// them was changed; the index stays prepared (refusing new duplicates), not unique.
+    #[error(
+        "{groups} groups of documents without the key stand in the way: use a sparse or partial index, or resolve them with null_keys(true)"
+    )]
+    NullKeyGroups {
+        /// How many such groups.
+        groups: u64,
     },
 
     /// The server's violations report (`collMod ... unique: true, dryRun: true`) and the

@@ -9,7 +9,10 @@
 //!    - [`rekey_duplicates`]: give the others keys of their own ([`Rekey`]);
 //!
 //!    each archives every document it deletes or changes first ([`Archive`]; optional for
-//!    a delete), and [`restore`] puts a run back;
+//!    a delete), and [`restore`] puts a run back. Each deletes or changes only by exact
+//!    `_id` and key as read, and leaves alone (reporting it in [`Report::skipped`]) a group
+//!    whose survivor another writer changed meanwhile, and the group without a key (every
+//!    key field null or missing) unless asked for;
 //! 3. [`create_unique_index`]: check again, then build; duplicates come back as
 //!    [`DedupeError::Duplicates`] instead of a late server failure;
 //! 4. [`verify`]: no duplicates left, and the unique index is there.
@@ -58,12 +61,14 @@
 
 mod archive;
 mod build;
+mod check;
 mod engine;
 mod error;
 mod find;
 mod import;
 mod indexes;
 mod keep;
+mod merged;
 mod pipeline;
 mod plan;
 mod report;
@@ -85,7 +90,7 @@ pub use import::{
     InvalidRow, RowConflict, ValidatorCheck,
 };
 pub use keep::Keep;
-pub use report::{Removal, Report, Resolution};
+pub use report::{Removal, Report, Resolution, SkipReason, Skipped};
 pub use resolve::{
     merge_duplicates, rekey_duplicates, remove_duplicates, RemoveDuplicates, ResolveDuplicates,
 };

@@ -4,11 +4,18 @@
 //! { $match: <partial filter> }                                   (when the index has one)
 //! { $match: { $or: [ { <field 0>: { $exists: true } }, ... ] } }   (when it is sparse)
 //! { $group: { _id: { k0: { $ifNull: ["$<field 0>", null] }, ... },
-//!             count: { $sum: 1 }, ids: { $push: "$_id" },
+//!             count: { $sum: 1 }, ids: { $firstN: { input: "$_id", n: <max ids> } },
 //!             keep: { $min: ... } } }                             (keep: only when removing)
 //! { $match: { $or: [ { count: { $gt: 1 } }, { "_id.k0": { $type: "array" } }, ... ] } }
-//! { $project: { count: 1, ids: { $slice: ["$ids", <max ids>] }, keep: 1 } }
+//! { $project: { count: 1, ids: 1, keep: 1 } }
 //! ```
+//!
+//! `$firstN` holds at most `<max ids>` `_id`s per group, so a group of any size stays within
+//! the server's 100 MB limit of a `$group` and the client's memory. It needs MongoDB 5.2;
+//! older servers refuse it (code 15952), and the pipeline falls back to
+//! `ids: { $push: "$_id" }` then `{ $slice: ["$ids", <max ids>] }`, which holds every `_id`
+//! of a group while grouping: there a group must fit in 100 MB of `_id`s (about 4 million
+//! ObjectIds), the documented floor of those servers.
 //!
 //! The group key uses fixed names (`k0`, `k1`, ...), never the caller's: those may hold dots.
 //! `$ifNull` makes a missing field and `null` one key, as the index does. A group whose key is
@@ -44,11 +51,24 @@ fn value_of(field: &str) -> Document {
     doc! { "$ifNull": [format!("${field}"), Bson::Null] }
 }
 
+/// The server's code for an unknown `$group` accumulator: `$firstN` before MongoDB 5.2.
+const UNKNOWN_ACCUMULATOR: i32 = 15952;
+
+/// How a group lists its `_id`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ids {
+    /// `$firstN`: at most the limit, held while grouping (MongoDB 5.2+).
+    FirstN,
+    /// `$push`, then `$slice`: every `_id` held while grouping (older servers).
+    PushSlice,
+}
+
 /// The pipeline. `index` and `sort` must have been validated.
 pub(crate) fn pipeline(
     index: &UniqueIndex,
     max_ids: usize,
     sort: Option<&SortKey>,
+    ids: Ids,
 ) -> Vec<Document> {
     let fields: Vec<&str> = index.fields().collect();
     let mut stages = Vec::with_capacity(4);
@@ -66,14 +86,25 @@ pub(crate) fn pipeline(
     for (i, field) in fields.iter().enumerate() {
         key.insert(slot(i), value_of(field));
     }
+    let limit = i64::try_from(max_ids).unwrap_or(i64::MAX);
+    let (listed, projected) = match ids {
+        Ids::FirstN => (
+            Bson::from(doc! { "$firstN": { "input": "$_id", "n": limit } }),
+            Bson::from(1),
+        ),
+        Ids::PushSlice => (
+            Bson::from(doc! { "$push": "$_id" }),
+            Bson::from(doc! { "$slice": ["$ids", limit] }),
+        ),
+    };
     let mut group = doc! {
         "_id": key,
         "count": { "$sum": 1 },
-        "ids": { "$push": "$_id" },
+        "ids": listed,
     };
     let mut project = doc! {
         "count": 1,
-        "ids": { "$slice": ["$ids", i64::try_from(max_ids).unwrap_or(i64::MAX)] },
+        "ids": projected,
     };
     if let Some(sort) = sort {
         let accumulator = if sort.newest { "$max" } else { "$min" };
@@ -120,11 +151,26 @@ pub(crate) async fn open(
         .collation(index.collation().cloned())
         .batch_size(GROUPS_PER_REPLY)
         .build();
-    collection
-        .aggregate(pipeline(index, max_ids, sort))
-        .with_options(options)
-        .await
-        .map_err(DedupeError::driver("aggregate"))
+    let first = collection
+        .aggregate(pipeline(index, max_ids, sort, Ids::FirstN))
+        .with_options(options.clone())
+        .await;
+    match first {
+        Err(err) if code(&err) == Some(UNKNOWN_ACCUMULATOR) => collection
+            .aggregate(pipeline(index, max_ids, sort, Ids::PushSlice))
+            .with_options(options)
+            .await
+            .map_err(DedupeError::driver("aggregate")),
+        other => other.map_err(DedupeError::driver("aggregate")),
+    }
+}
+
+/// The server's error code, when the error is a command's.
+fn code(err: &mongodb::error::Error) -> Option<i32> {
+    match &*err.kind {
+        mongodb::error::ErrorKind::Command(e) => Some(e.code),
+        _ => None,
+    }
 }
 
 /// Reads one output document of [`pipeline`] into a group keyed by the caller's field names.
@@ -188,7 +234,7 @@ mod tests {
         let index = UniqueIndex::new(["tenant", "profile.email"])
             .with_partial_filter(doc! { "active": true });
         assert_eq!(
-            pipeline(&index, 50, None),
+            pipeline(&index, 50, None, Ids::PushSlice),
             vec![
                 doc! { "$match": { "active": true } },
                 doc! { "$group": {
@@ -216,7 +262,7 @@ mod tests {
             field: "created".into(),
             newest: true,
         };
-        let stages = pipeline(&index, 10, Some(&newest));
+        let stages = pipeline(&index, 10, Some(&newest), Ids::FirstN);
         assert_eq!(
             stages[0].get_document("$group").unwrap().get("keep"),
             Some(&Bson::from(doc! { "$max": {
@@ -228,14 +274,20 @@ mod tests {
             field: "_id".into(),
             newest: false,
         };
-        let stages = pipeline(&index, 10, Some(&oldest));
+        let stages = pipeline(&index, 10, Some(&oldest), Ids::FirstN);
         assert_eq!(
             stages[0].get_document("$group").unwrap().get("keep"),
             Some(&Bson::from(doc! { "$min": "$_id" }))
         );
         assert_eq!(
             stages[2].get_document("$project").unwrap(),
-            &doc! { "count": 1, "ids": { "$slice": ["$ids", 10i64] }, "keep": 1 }
+            &doc! { "count": 1, "ids": 1, "keep": 1 }
+        );
+        assert_eq!(
+            stages[0].get_document("$group").unwrap().get("ids"),
+            Some(&Bson::from(
+                doc! { "$firstN": { "input": "$_id", "n": 10i64 } }
+            ))
         );
     }
 

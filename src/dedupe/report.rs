@@ -1,4 +1,6 @@
-//! [`Resolution`] (one group) and [`Report`] (a whole run).
+//! [`Resolution`] (one group), [`Skipped`] (a group left alone) and [`Report`] (a whole run).
+
+use std::fmt;
 
 use mongodb::bson::{Bson, Document};
 
@@ -113,7 +115,7 @@ impl Resolution {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
     pub(crate) groups: u64,
     pub(crate) removed: u64,
@@ -121,6 +123,7 @@ pub struct Report {
     pub(crate) archived: u64,
     pub(crate) passes: u32,
     pub(crate) dry_run: bool,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
 /// The report's former name.
@@ -182,6 +185,35 @@ impl Report {
         self.passes
     }
 
+    /// The groups the run left alone, and why: a group whose every key field is null or
+    /// missing (unless [`null_keys`](super::ResolveDuplicates::null_keys) asked for them),
+    /// and a group whose survivor was deleted or changed by another writer since the run
+    /// read it. Nothing of a skipped group is deleted or changed (it may be archived).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(dupkey::dedupe::Report::default().skipped().is_empty());
+    /// ```
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Groups left alone because every key field is null or missing (at most one per
+    /// index: the key `{ <each field>: null }`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(dupkey::dedupe::Report::default().null_key_groups(), 0);
+    /// ```
+    pub fn null_key_groups(&self) -> u64 {
+        self.skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::NullKey)
+            .count() as u64
+    }
+
     /// Whether this was a dry run (nothing written).
     ///
     /// # Examples
@@ -191,5 +223,86 @@ impl Report {
     /// ```
     pub fn is_dry_run(&self) -> bool {
         self.dry_run
+    }
+}
+
+/// A duplicate group a run left alone: see [`Report::skipped`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use dupkey::dedupe::{remove_duplicates, Keep, UniqueIndex};
+///
+/// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+/// let done = remove_duplicates(&users, &UniqueIndex::new(["email"]), Keep::oldest()).await?;
+/// for group in done.skipped() {
+///     eprintln!("{} documents left alone: {}", group.count(), group.reason());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    pub(crate) key: Document,
+    pub(crate) count: u64,
+    pub(crate) survivor: Option<Bson>,
+    pub(crate) reason: SkipReason,
+}
+
+impl Skipped {
+    /// The group's key.
+    pub fn key(&self) -> &Document {
+        &self.key
+    }
+
+    /// How many documents the group had when it was read.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The survivor the run had picked (none for a group skipped before picking one).
+    pub fn survivor(&self) -> Option<&Bson> {
+        self.survivor.as_ref()
+    }
+
+    /// Why the group was left alone.
+    pub fn reason(&self) -> SkipReason {
+        self.reason
+    }
+}
+
+/// Why a run left a duplicate group alone.
+///
+/// # Examples
+///
+/// ```
+/// use dupkey::dedupe::SkipReason;
+///
+/// assert_eq!(
+///     SkipReason::SurvivorChanged.to_string(),
+///     "the survivor was deleted or changed by another writer since it was read"
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Every key field is null or missing: these documents usually lack the value rather
+    /// than share it, so they are not merged or deleted unless asked for.
+    NullKey,
+    /// The survivor is gone, no longer holds the key it was read with, or (in a merge) no
+    /// longer holds the merged values: another writer deleted or changed it.
+    SurvivorChanged,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipReason::NullKey => {
+                "every key field is null or missing, which a sparse or partial unique index leaves out"
+            }
+            SkipReason::SurvivorChanged => {
+                "the survivor was deleted or changed by another writer since it was read"
+            }
+        })
     }
 }

@@ -38,12 +38,21 @@ impl Faults {
 /// With an [`archive`](ResolveDuplicates::archive), every document is archived whole before
 /// it is deleted, and [`restore`](super::restore) brings the run back.
 ///
-/// Safe to interrupt and re-run: it never deletes a survivor, each delete also requires the
-/// document to still hold its group's key (under the index's collation and partial filter),
-/// so a document whose key changed since it was read is left alone, and a re-run finds what
-/// is left and converges. Groups larger than the id limit are finished in further passes of
-/// the same run. A [dry run](RemoveDuplicates::dry_run) reads the same groups and reports
-/// exactly what would go through [`on_group`](RemoveDuplicates::on_group), deleting nothing.
+/// Safe to interrupt and re-run, and beside other writers:
+/// - it never deletes a survivor: deletes name `_id`s under the simple collation, so an
+///   `_id` that differs from the survivor's only in case is not the survivor's;
+/// - each delete also requires the document to still hold the key it was read with (and
+///   the partial filter), so a document whose key changed since it was read is left alone;
+/// - right before a batch's deletes, its survivors are read again: a group whose survivor
+///   another writer deleted or re-keyed meanwhile is left alone and reported in
+///   [`Report::skipped`] (one delete command's window remains; see the module docs);
+/// - the group whose every key field is null or missing is left alone and reported, unless
+///   [`null_keys`](ResolveDuplicates::null_keys) asks for it.
+///
+/// A re-run finds what is left and converges. Groups larger than the id limit are finished
+/// in further passes of the same run, the server listing at most that many `_id`s per group.
+/// A [dry run](RemoveDuplicates::dry_run) reads the same groups and reports exactly what
+/// would go through [`on_group`](RemoveDuplicates::on_group), deleting nothing.
 ///
 /// Input is checked before anything is read (see [`DedupeError`]). Key fields that hold
 /// arrays are not supported ([`DedupeError::ArrayKey`]); the run stops there, after the
@@ -86,7 +95,16 @@ pub fn remove_duplicates<'a, T: Send + Sync>(
 /// [`DedupeError::GroupTooLarge`] before anything of that group is written.
 ///
 /// Writes, per batch: the archive, then the survivors (one `update` command), then the
-/// deletes, each also requiring the document to still hold its group's key.
+/// deletes, each also requiring the document to still hold the key it was read with.
+///
+/// A survivor's update sets and unsets only the fields the merge adds, changes or removes
+/// (`{ $set: {...}, $unset: {...} }`, also what its archive entry records), and only while
+/// those fields still hold the values read: another writer's change to other fields stays.
+/// Before a group's others are deleted its survivor is read again; when it is gone, lost the
+/// key, or lacks the merged values (another writer changed a merged field, so the update
+/// matched nothing), the group is left alone and reported in [`Report::skipped`]. A merge
+/// that changes a field whose name holds a dot or starts with `$` stops with
+/// [`DedupeError::MergeField`] before that batch is written.
 ///
 /// # Examples
 ///
@@ -118,8 +136,10 @@ pub fn merge_duplicates<'a, T: Send + Sync>(
 ///
 /// [`Rekey::unset`] is refused before anything is read when the index would not leave the
 /// unset documents out ([`DedupeError::UnsetNotExcluded`]). Each update also requires the
-/// document to still hold its group's key; a re-run with the same [`Archive`] repeats the
-/// planned updates and converges.
+/// document to still hold the key it was read with, and a group's others are re-keyed only
+/// while its survivor is there with the key (else the group is reported in
+/// [`Report::skipped`]); a re-run with the same [`Archive`] repeats the planned updates and
+/// converges.
 ///
 /// # Examples
 ///
@@ -176,6 +196,7 @@ pub struct ResolveDuplicates<'a> {
     pub(crate) on_progress: Option<OnProgress<'a>>,
     pub(crate) on_group: Option<OnGroup<'a>>,
     pub(crate) faults: Faults,
+    pub(crate) null_keys: bool,
 }
 
 /// The builder's former name.
@@ -209,6 +230,7 @@ impl<'a> ResolveDuplicates<'a> {
             on_progress: None,
             on_group: None,
             faults: Faults::default(),
+            null_keys: false,
         }
     }
 
@@ -229,6 +251,31 @@ impl<'a> ResolveDuplicates<'a> {
     /// ```
     pub fn archive(mut self, archive: Archive) -> Self {
         self.archive = Some(archive);
+        self
+    }
+
+    /// Resolves the group whose every key field is null or missing too (default `false`:
+    /// it is left alone and reported in [`Report::skipped`], as
+    /// [`SkipReason::NullKey`](super::SkipReason::NullKey)).
+    ///
+    /// Documents without a key usually lack the value rather than share it: five contacts
+    /// without an email are five people. A sparse unique index
+    /// ([`UniqueIndex::with_sparse`]) or a partial one (`{ email: { $exists: true } }`)
+    /// leaves them out and needs no cleanup of them; ask for them here only when they are
+    /// true duplicates.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use dupkey::dedupe::{remove_duplicates, Keep, UniqueIndex};
+    /// # async fn run(users: mongodb::Collection<mongodb::bson::Document>) -> Result<(), dupkey::dedupe::DedupeError> {
+    /// # let index = UniqueIndex::new(["email"]);
+    /// remove_duplicates(&users, &index, Keep::oldest()).null_keys(true).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn null_keys(mut self, resolve: bool) -> Self {
+        self.null_keys = resolve;
         self
     }
 

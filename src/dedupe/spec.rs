@@ -289,30 +289,6 @@ impl UniqueIndex {
         }
         filter
     }
-
-    /// The documents whose key is one of `keys`: `{ f: { $in: [...] } }` on one field, the
-    /// `$or` of each [`key_filter`](Self::key_filter) otherwise, or where a key is a regex
-    /// (which `$in` would match as a pattern, not compare).
-    pub(crate) fn keys_filter<'k>(&self, keys: impl IntoIterator<Item = &'k Document>) -> Document {
-        let keys: Vec<&Document> = keys.into_iter().collect();
-        let single = self.fields().count() == 1
-            && keys.iter().all(|key| {
-                key.len() == 1 && !matches!(key.values().next(), Some(Bson::RegularExpression(_)))
-            });
-        match (single, self.fields().next()) {
-            (true, Some(field)) => {
-                let values: Vec<Bson> = keys
-                    .iter()
-                    .filter_map(|key| key.values().next().cloned())
-                    .collect();
-                doc! { field: { "$in": values } }
-            }
-            _ => {
-                let each: Vec<Bson> = keys.iter().map(|key| self.key_filter(key).into()).collect();
-                doc! { "$or": each }
-            }
-        }
-    }
 }
 
 /// Refuses a field name that could reach a pipeline as anything but a field path.
@@ -432,31 +408,6 @@ mod tests {
         assert_eq!(
             index.key_filter(&doc! { "a": { "$gt": 1 }, "b.c": Bson::Null }),
             doc! { "a": { "$eq": { "$gt": 1 } }, "b.c": { "$eq": Bson::Null } }
-        );
-    }
-
-    #[test]
-    fn keys_filter_is_an_in_on_one_field_and_an_or_otherwise() {
-        let one = UniqueIndex::new(["email"]);
-        let (ann, bob) = (doc! { "email": "ann" }, doc! { "email": Bson::Null });
-        assert_eq!(
-            one.keys_filter([&ann, &bob]),
-            doc! { "email": { "$in": ["ann", Bson::Null] } }
-        );
-        // `$in` would match a regex as a pattern.
-        let pattern = doc! { "email": crate::bson_compat::regex("^a", "").unwrap() };
-        assert_eq!(
-            one.keys_filter([&ann, &pattern]),
-            doc! { "$or": [
-                { "email": { "$eq": "ann" } },
-                { "email": { "$eq": crate::bson_compat::regex("^a", "").unwrap() } },
-            ] }
-        );
-        let two = UniqueIndex::new(["tenant", "email"]);
-        let key = doc! { "tenant": 1, "email": "ann" };
-        assert_eq!(
-            two.keys_filter([&key]),
-            doc! { "$or": [{ "tenant": { "$eq": 1 }, "email": { "$eq": "ann" } }] }
         );
     }
 }

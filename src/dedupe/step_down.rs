@@ -2,8 +2,9 @@
 //!
 //! Its multi-document deletes and its `update` commands are not retryable writes: across an
 //! election they fail (or their write concern does) after the primary may have applied them.
-//! Each batch names its documents by `_id` and is guarded by the group key, and its updates
-//! set values rather than change them by amounts, so sending a batch again is safe.
+//! Each batch names its documents by `_id` and is guarded by the key each was read with,
+//! and its updates set values rather than change them by amounts, so sending a batch again
+//! is safe. The survivor check before a batch is a read, retried the same way.
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod http;
+pub mod writer;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -29,7 +30,6 @@ pub mod parse;
 pub mod rerun;
 #[cfg(not(feature = "bson-3"))]
 pub mod shapes;
-pub mod writer;
 
 /// A running mongod and the watchdog that stops it.
 pub struct Mongod {

@@ -1,13 +1,18 @@
-//! A writer racing a cleanup or a rollout: inserts documents one at a time, round after
-//! round, until told to stop (then a few rounds more), and tells which writes were
-//! acknowledged and which refused.
+//! Other writers, as an application beside a run would be:
+//! - [`Writer`] races a cleanup or a rollout: inserts documents one at a time, round after
+//!   round, until told to stop (then a few rounds more), and tells which writes were
+//!   acknowledged and which refused;
+//! - [`meanwhile`] makes changes from inside a run's (synchronous) callback, on a thread,
+//!   runtime and client of their own, so that a test places them exactly between the run's
+//!   read of a group and its writes.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use mongodb::bson::Document;
-use mongodb::Collection;
+use mongodb::{Client, Collection, Database};
 use tokio::task::JoinHandle;
 
 /// What a [`Writer`] wrote.
@@ -75,4 +80,28 @@ impl Writer {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.expect("the writer")
     }
+}
+
+/// Runs `change` against the database `db` of the test server on its own thread, runtime
+/// and client, and waits for it.
+pub fn meanwhile<F, Fut>(db: &str, change: F)
+where
+    F: FnOnce(Database) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    let db = db.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let client = Client::with_uri_str(&super::server().uri)
+                .await
+                .expect("client");
+            change(client.database(&db)).await;
+        });
+    })
+    .join()
+    .expect("the other writer panicked");
 }

@@ -16,7 +16,9 @@ index: [--name NAME] [--collation JSON] [--partial-filter JSON] [--sparse]
 fix:   --fix delete|merge|rekey (--rollout: delete unless told) [--keep oldest|newest]
        [--by FIELD] [--merge fill|union] [--rekey suffix|unset]
        [--archive NAME] [--run ID] | [--no-archive] (delete only: no undo)
-       [--batch-size N] [--throttle-ms N]
+       [--batch-size N] [--throttle-ms N] [--null-keys]
+Groups whose key is null or missing are left alone unless --null-keys (they usually want a
+sparse or partial index).
 Every document deleted or changed is archived first, under a run id that --restore takes;
 --restore leaves documents written since the run as they are, unless --overwrite.";
 
@@ -46,6 +48,8 @@ pub struct Args {
     pub offline: bool,
     /// Deletes without archiving: only for a delete, and only when asked.
     pub no_archive: bool,
+    /// Resolves groups whose every key field is null or missing too.
+    pub null_keys: bool,
     pub yes: bool,
     pub show: usize,
     pub batch_size: usize,
@@ -104,6 +108,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         rollout: false,
         offline: false,
         no_archive: false,
+        null_keys: false,
         yes: false,
         show: 20,
         batch_size: 1000,
@@ -160,6 +165,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
             "--rollout" => parsed.rollout = true,
             "--offline" => parsed.offline = true,
             "--no-archive" => parsed.no_archive = true,
+            "--null-keys" => parsed.null_keys = true,
             "--yes" => parsed.yes = true,
             "--show" => parsed.show = number(name, &value()?)?,
             "--batch-size" => parsed.batch_size = number(name, &value()?)?,
@@ -211,6 +217,7 @@ pub fn refuse_unused(args: &Args) -> Result<(), String> {
         "--run",
         "--batch-size",
         "--throttle-ms",
+        "--null-keys",
         "--yes",
     ];
     let resolution = |fix: Fix| -> Vec<&'static str> {

@@ -183,6 +183,7 @@ async fn dispatch(
             let err = &mut *err;
             resolve
                 .dry_run(!args.yes)
+                .null_keys(args.null_keys)
                 .batch_size(args.batch_size)
                 .throttle(Duration::from_millis(args.throttle_ms))
                 .on_progress(move |p| display.show(p, err))
@@ -221,6 +222,9 @@ async fn dispatch(
                 );
                 writeln!(out, "{}", line.trim_end())?;
             }
+            if let Some(line) = left_alone(&report) {
+                writeln!(out, "{line}")?;
+            }
             writeln!(
                 out,
                 "pass --yes to resolve them, build the index and verify"
@@ -235,6 +239,11 @@ async fn dispatch(
             report.groups(),
             run.told(report.archived(), ""),
         )?;
+        if let Some(line) = left_alone(&report) {
+            writeln!(out, "{line}")?;
+            writeln!(out, "not building the index while groups are left")?;
+            return Ok(3);
+        }
     } else if !args.yes {
         writeln!(out, "pass --yes to build the index and verify")?;
         return Ok(0);
@@ -395,6 +404,24 @@ fn direction_of(direction: &Bson) -> i64 {
         Bson::Double(d) if *d < 0.0 => -1,
         _ => 1,
     }
+}
+
+/// The groups a run left alone, and why, when there are any.
+fn left_alone(report: &dupkey::dedupe::Report) -> Option<String> {
+    let null = report.null_key_groups();
+    let changed = report.skipped().len() as u64 - null;
+    let mut parts = Vec::new();
+    if null > 0 {
+        parts.push(format!(
+            "{null} groups without the key (a sparse or partial index leaves them out; --null-keys resolves them)"
+        ));
+    }
+    if changed > 0 {
+        parts.push(format!(
+            "{changed} groups whose survivor another writer changed meanwhile (run again)"
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("left alone: {}", parts.join("; ")))
 }
 
 /// `1, 2, 3 (+4 more)`.

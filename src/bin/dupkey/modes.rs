@@ -85,7 +85,8 @@ pub(crate) async fn rollout(
     let mut rollout = rollout_unique_index(coll, index, resolve)
         .online(!args.offline)
         .batch_size(args.batch_size)
-        .throttle(Duration::from_millis(args.throttle_ms));
+        .throttle(Duration::from_millis(args.throttle_ms))
+        .null_keys(args.null_keys);
     if let Some(archive) = archive {
         rollout = rollout.archive(archive);
     }

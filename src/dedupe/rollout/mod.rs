@@ -163,6 +163,7 @@ pub fn rollout_unique_index<'a, T: Send + Sync>(
         batch_size: 1000,
         throttle: None,
         max_ids: None,
+        null_keys: false,
         on_progress: None,
     }
 }
@@ -189,6 +190,7 @@ pub struct RolloutUniqueIndex<'a> {
     batch_size: usize,
     throttle: Option<Duration>,
     max_ids: Option<usize>,
+    null_keys: bool,
     on_progress: Option<OnRolloutProgress<'a>>,
 }
 
@@ -246,6 +248,15 @@ impl<'a> RolloutUniqueIndex<'a> {
         self
     }
 
+    /// Resolves groups whose every key field is null or missing too, as
+    /// [`ResolveDuplicates::null_keys`](super::ResolveDuplicates::null_keys) does. Without
+    /// it, such groups stop the rollout before the conversion
+    /// ([`DedupeError::NullKeyGroups`]): they usually call for a sparse or partial index.
+    pub fn null_keys(mut self, resolve: bool) -> Self {
+        self.null_keys = resolve;
+        self
+    }
+
     /// Calls `callback` when each step starts and as the resolution goes, and once at the end
     /// ([`RolloutStep::Done`]).
     pub fn on_progress(mut self, callback: impl FnMut(&RolloutProgress) + Send + 'a) -> Self {
@@ -294,6 +305,7 @@ struct Resolution<'a> {
     batch_size: usize,
     throttle: Option<Duration>,
     max_ids: Option<usize>,
+    null_keys: bool,
 }
 
 impl Resolution<'_> {
@@ -325,6 +337,7 @@ impl<'a> RolloutUniqueIndex<'a> {
             batch_size,
             throttle,
             max_ids,
+            null_keys,
             on_progress,
         } = self;
         index.validate()?;
@@ -344,6 +357,7 @@ impl<'a> RolloutUniqueIndex<'a> {
             batch_size,
             throttle,
             max_ids,
+            null_keys,
         };
         resolution.check(index)?;
         let shared: Shared<'a> = Arc::new(Mutex::new((RolloutProgress::default(), on_progress)));
@@ -360,6 +374,7 @@ impl<'a> RolloutUniqueIndex<'a> {
         if !online {
             tell(&shared, |p| p.step = RolloutStep::Resolve);
             report.removal = resolve_groups(&collection, index, resolution, &shared).await?;
+            null_key_groups_left(&report.removal)?;
             tell(&shared, |p| p.step = RolloutStep::Build);
             report.index = create_unique_index(&collection, index).await?;
             tell(&shared, |p| p.step = RolloutStep::Done);
@@ -391,6 +406,7 @@ impl<'a> RolloutUniqueIndex<'a> {
         if report.server_groups > 0 {
             tell(&shared, |p| p.step = RolloutStep::Resolve);
             report.removal = resolve_groups(&collection, index, resolution, &shared).await?;
+            null_key_groups_left(&report.removal)?;
         }
 
         tell(&shared, |p| p.step = RolloutStep::Convert);
@@ -411,6 +427,15 @@ impl<'a> RolloutUniqueIndex<'a> {
     }
 }
 
+/// Null-key groups the resolve run left alone: the unique index would refuse them, so the
+/// rollout stops before converting (or building) it.
+fn null_key_groups_left(removal: &Removal) -> Result<(), DedupeError> {
+    match removal.null_key_groups() {
+        0 => Ok(()),
+        groups => Err(DedupeError::NullKeyGroups { groups }),
+    }
+}
+
 /// The resolution step, by the resolve functions' own run; its progress is passed on.
 async fn resolve_groups<'a>(
     collection: &Collection<Document>,
@@ -424,6 +449,7 @@ async fn resolve_groups<'a>(
         batch_size,
         throttle,
         max_ids,
+        null_keys,
     } = resolution;
     let mut run = match resolve {
         Resolve::Delete(keep) => remove_duplicates(collection, index, keep),
@@ -445,6 +471,7 @@ async fn resolve_groups<'a>(
     }
     let shared = shared.clone();
     run.batch_size(batch_size)
+        .null_keys(null_keys)
         .on_progress(move |p| {
             tell(&shared, |r| {
                 r.groups = p.groups();

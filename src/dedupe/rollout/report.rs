@@ -115,7 +115,7 @@ impl RolloutProgress {
 /// );
 /// # }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rollout {
     pub(super) index: String,
     pub(super) started_from: IndexState,
