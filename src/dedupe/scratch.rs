@@ -173,26 +173,15 @@ fn unix_seconds(at: SystemTime) -> u64 {
 
 /// The `uuid` of collection `name` (`listCollections`' `info.uuid`); `None` when absent.
 async fn uuid_of(database: &Database, name: &str) -> Result<Option<Bson>, DedupeError> {
-    let reply = database
-        .run_command(doc! { "listCollections": 1, "filter": { "name": name } })
+    let spec = crate::index::collection_spec(database, name)
         .await
         .map_err(DedupeError::driver("listCollections"))?;
-    let first = reply
-        .get_document("cursor")
-        .and_then(|c| c.get_array("firstBatch"))
-        .map_err(|_| DedupeError::Reply {
-            detail: "a listCollections reply without a first batch",
-        })?
-        .first()
-        .cloned();
-    Ok(match first {
-        Some(Bson::Document(spec)) => spec
-            .get_document("info")
+    Ok(spec.map(|spec| {
+        spec.get_document("info")
             .ok()
             .and_then(|info| info.get("uuid").cloned())
-            .or(Some(Bson::Null)),
-        _ => None,
-    })
+            .unwrap_or(Bson::Null)
+    }))
 }
 
 #[cfg(test)]

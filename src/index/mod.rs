@@ -26,7 +26,7 @@ use mongodb::options::Collation;
 
 #[cfg(feature = "sync")]
 pub(crate) use read::list_blocking;
-pub(crate) use read::{command_code, default_collation, list, list_specs};
+pub(crate) use read::{collection_spec, command_code, default_collation, list, list_specs};
 
 /// One index as `listIndexes` describes it.
 #[derive(Debug, Clone, PartialEq)]

@@ -71,15 +71,25 @@ pub(crate) async fn default_collation<T: Send + Sync>(
     coll: &Collection<T>,
 ) -> mongodb::error::Result<Option<Option<Document>>> {
     let namespace = coll.namespace();
-    let mut specs = coll
-        .client()
-        .database(&namespace.db)
-        .list_collections()
-        .filter(doc! { "name": &namespace.coll })
-        .await?;
-    Ok(specs.try_next().await?.map(|spec| {
-        spec.options
-            .collation
-            .and_then(|c| crate::bson_compat::to_document(&c))
+    let database = coll.client().database(&namespace.db);
+    let spec = collection_spec(&database, &namespace.coll).await?;
+    Ok(spec.map(|spec| {
+        spec.get_document("options")
+            .and_then(|options| options.get_document("collation"))
+            .ok()
+            .cloned()
     }))
+}
+
+/// Collection `name`'s raw `listCollections` entry (`options`, `info.uuid`, ...): `None` when
+/// it does not exist. Raw, because the driver's typed entry has no room for what a newer
+/// server adds.
+pub(crate) async fn collection_spec(
+    database: &mongodb::Database,
+    name: &str,
+) -> mongodb::error::Result<Option<Document>> {
+    let mut specs = database
+        .run_cursor_command(doc! { "listCollections": 1, "filter": { "name": name } })
+        .await?;
+    specs.try_next().await
 }

@@ -1,7 +1,7 @@
 //! The target's validator, judged by the server: the rows go into a scratch collection
 //! carrying the same validator (and default collation, under which it compares strings).
 
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
 use mongodb::options::InsertManyOptions;
 use mongodb::Collection;
@@ -20,22 +20,11 @@ pub(super) async fn read(
     target: &Collection<Document>,
 ) -> Result<(Option<Document>, ValidatorCheck), DedupeError> {
     let namespace = target.namespace();
-    let reply = target
-        .client()
-        .database(&namespace.db)
-        .run_command(doc! { "listCollections": 1, "filter": { "name": &namespace.coll } })
+    let database = target.client().database(&namespace.db);
+    let options = crate::index::collection_spec(&database, &namespace.coll)
         .await
-        .map_err(DedupeError::driver("listCollections"))?;
-    let options = reply
-        .get_document("cursor")
-        .and_then(|c| c.get_array("firstBatch"))
-        .map_err(|_| DedupeError::Reply {
-            detail: "a listCollections reply without a first batch",
-        })?
-        .first()
-        .and_then(Bson::as_document)
-        .and_then(|spec| spec.get_document("options").ok())
-        .cloned()
+        .map_err(DedupeError::driver("listCollections"))?
+        .and_then(|spec| spec.get_document("options").ok().cloned())
         .unwrap_or_default();
     let validator = match options.get_document("validator") {
         Ok(validator) if !validator.is_empty() => validator.clone(),
