@@ -180,7 +180,11 @@ async fn a_merge_keeps_a_concurrent_write_to_another_field_of_the_survivor() {
     assert_eq!(ann.len(), 6);
     // The archive records the change as the update sent, not a replacement.
     let archive = db.collection::<Document>("archive");
-    let bucket = archive.find_one(doc! {}).await.unwrap().unwrap();
+    let bucket = archive
+        .find_one(doc! { "entries.id": 1 })
+        .await
+        .unwrap()
+        .unwrap();
     let entries = bucket.get_array("entries").unwrap();
     let survivor = entries
         .iter()
