@@ -35,6 +35,27 @@ pub mod rerun;
 #[cfg(not(feature = "bson-3"))]
 pub mod shapes;
 
+/// `replSetInitiate` with `config`, then waits (60 s at most) until the member `admin` talks
+/// to is a writable primary; with `step_up`, asks it to stand once it is a secondary.
+async fn initiate_set(admin: &mongodb::Database, config: Document, step_up: bool) {
+    admin
+        .run_command(doc! { "replSetInitiate": config })
+        .await
+        .expect("replSetInitiate");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let hello: Document = admin.run_command(doc! { "hello": 1 }).await.expect("hello");
+        if hello.get_bool("isWritablePrimary").unwrap_or(false) {
+            return;
+        }
+        if step_up && hello.get_bool("secondary").unwrap_or(false) {
+            let _ = admin.run_command(doc! { "replSetStepUp": 1 }).await;
+        }
+        assert!(Instant::now() < deadline, "no primary within 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A running mongod and the watchdog that stops it.
 pub struct Mongod {
     pub port: u16,
@@ -155,19 +176,7 @@ fn initiate(uri: &str, port: u16) {
                 "_id": "rs0",
                 "members": [{ "_id": 0, "host": format!("127.0.0.1:{port}") }],
             };
-            admin
-                .run_command(doc! { "replSetInitiate": config })
-                .await
-                .expect("replSetInitiate");
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let hello: Document = admin.run_command(doc! { "hello": 1 }).await.expect("hello");
-                if hello.get_bool("isWritablePrimary").unwrap_or(false) {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "no primary within 60 s");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            initiate_set(&admin, config, false).await;
             client.shutdown().await;
         });
     })

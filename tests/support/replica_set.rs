@@ -9,7 +9,7 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::ClientOptions;
 use mongodb::Client;
 
-use super::{free_port, mongod_binary, tempdir, wait_for_port, watchdog};
+use super::{free_port, initiate_set, mongod_binary, tempdir, wait_for_port, watchdog};
 
 /// Three mongods, each with its own port and dbpath, in replica set `rs-failover`, with test
 /// commands enabled.
@@ -153,24 +153,10 @@ fn start_replica_set() -> ReplicaSet {
                 "settings": { "electionTimeoutMillis": 2000, "heartbeatIntervalMillis": 500 },
             };
             let admin = client.database("admin");
-            admin
-                .run_command(doc! { "replSetInitiate": config })
-                .await
-                .expect("replSetInitiate");
+            // Member 0 is asked to stand once it is a secondary, instead of waiting out the
+            // election timeout.
+            initiate_set(&admin, config, true).await;
             let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let hello: Document = admin.run_command(doc! { "hello": 1 }).await.expect("hello");
-                if hello.get_bool("isWritablePrimary").unwrap_or(false) {
-                    break;
-                }
-                // Ask member 0 to stand once it is a secondary, instead of waiting out the
-                // election timeout.
-                if hello.get_bool("secondary").unwrap_or(false) {
-                    let _ = admin.run_command(doc! { "replSetStepUp": 1 }).await;
-                }
-                assert!(Instant::now() < deadline, "no primary within 60 s");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
             // `w: majority` and step-downs need the other two members as secondaries.
             loop {
                 let status = admin
