@@ -6,7 +6,6 @@ use mongodb::bson::{doc, Bson, Document};
 
 use super::super::DedupeError;
 use super::Collider;
-use crate::index::truthy;
 use crate::index::Index;
 
 /// The marker field's name when no index reads a field by that name.
@@ -142,7 +141,9 @@ impl Layout {
             Some(Bson::Document(filter)) => filter,
             _ => Document::new(),
         };
-        if truthy(spec.remove("sparse").as_ref()) {
+        // The copy carries no `sparse`; whether the index is sparse is the model's answer.
+        spec.remove("sparse");
+        if index.sparse() {
             let clauses: Vec<Document> = index
                 .key()
                 .keys()
